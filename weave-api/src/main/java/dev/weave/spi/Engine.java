@@ -1,0 +1,536 @@
+package dev.weave.spi;
+
+import dev.weave.Destructor;
+import dev.weave.DestructorRegistry;
+import dev.weave.ThreadLocalSlot;
+import java.lang.System.Logger.Level;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The whole weave contract in pure Java, over a backend's {@link NativePrimitives}: slot cells,
+ * the ordered registrations, the walk at thread death, rounds, closing, error isolation and every
+ * argument check. A backend is a {@link NativePrimitives} plus {@code new Engine(name, primitives)}.
+ *
+ * <p>Cells live in per-thread chunks of native memory that never move. Chunk {@code c} holds
+ * {@code 64 << c} cells, so a few chunks cover any number of slots. While a thread has no
+ * registration, each chunk is the value of a pthread key whose destructor is libc {@code free}:
+ * the thread dies at bare cost. From its first registration, the thread's chunks belong to the
+ * walker key instead, whose destructor runs the registrations and only then frees the chunks, so
+ * cells outlive destructors.
+ */
+public final class Engine implements DestructorRegistry {
+  /** As glibc's {@code PTHREAD_DESTRUCTOR_ITERATIONS}. */
+  public static final int MAX_ROUNDS = 4;
+
+  private static final System.Logger LOG = System.getLogger("dev.weave");
+  private static final int FIRST_CHUNK_CELLS = 64;
+  private static final int MAX_CHUNKS = 24;
+  private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
+
+  private final String name;
+  private final NativePrimitives primitives;
+  private final ThreadLocal<ThreadState> states = new ThreadLocal<>();
+  private final AtomicLong nextThreadId = new AtomicLong(1);
+  private final AtomicLong nextSlotId = new AtomicLong(1);
+
+  /** Threads with registrations, by walker key value. Guarded by {@code this} for writes. */
+  private final Map<Long, ThreadState> armed = new ConcurrentHashMap<>();
+
+  /** Guarded by {@code this}. */
+  private final long[] memoryKeys = new long[MAX_CHUNKS];
+
+  /** Guarded by {@code this}. */
+  private int nextIndex;
+
+  /** Indices of closed slots, for reuse. Guarded by {@code this}. */
+  private final ArrayDeque<Integer> freeIndices = new ArrayDeque<>();
+
+  private volatile long walkerKey;
+  private volatile boolean shuttingDown;
+
+  /**
+   * @param name the backend's name, as {@link #backendName()} reports it
+   * @param primitives the backend's native operations
+   */
+  public Engine(String name, NativePrimitives primitives) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.primitives = Objects.requireNonNull(primitives, "primitives");
+  }
+
+  @Override
+  public String backendName() {
+    return name;
+  }
+
+  @Override
+  public ThreadLocalSlot newSlot() {
+    requirePlatformThread();
+    int index;
+    synchronized (this) {
+      Integer reused = freeIndices.pollFirst();
+      index = reused != null ? reused : nextIndex++;
+    }
+    return new Slot(index, nextSlotId.getAndIncrement());
+  }
+
+  @Override
+  public void register(ThreadLocalSlot slot, Destructor destructor) {
+    Slot own = ownSlot(slot);
+    Objects.requireNonNull(destructor, "destructor is null");
+    ThreadState state = currentState();
+    synchronized (state) {
+      own.requireOpen();
+      state.add(state.cell(own), destructor, 0, own);
+    }
+  }
+
+  @Override
+  public void registerNative(ThreadLocalSlot slot, long function) {
+    Slot own = ownSlot(slot);
+    requireAddress(function, "function");
+    ThreadState state = currentState();
+    synchronized (state) {
+      own.requireOpen();
+      state.add(state.cell(own), null, function, own);
+    }
+  }
+
+  @Override
+  public void registerNative(long variable, long function) {
+    requireAddress(variable, "variable");
+    requireAddress(function, "function");
+    ThreadState state = currentState();
+    synchronized (state) {
+      state.add(variable, null, function, null);
+    }
+  }
+
+  @Override
+  public boolean unregister(ThreadLocalSlot slot) {
+    Slot own = ownSlot(slot);
+    own.requireOpen();
+    ThreadState state = existingState();
+    if (state == null) {
+      return false;
+    }
+    synchronized (state) {
+      own.requireOpen();
+      long cell = state.existingCell(own);
+      return cell != 0 && state.remove(cell);
+    }
+  }
+
+  @Override
+  public boolean unregister(long variable) {
+    requireAddress(variable, "variable");
+    ThreadState state = existingState();
+    if (state == null) {
+      return false;
+    }
+    synchronized (state) {
+      return state.remove(variable);
+    }
+  }
+
+  /** @return how many threads have registrations that have not run yet, the dying ones included */
+  public int threadsWithRegistrations() {
+    return armed.size();
+  }
+
+  private Slot ownSlot(ThreadLocalSlot slot) {
+    Objects.requireNonNull(slot, "slot is null");
+    if (!(slot instanceof Slot) || ((Slot) slot).engine() != this) {
+      String owner =
+          slot instanceof Slot ? "the " + ((Slot) slot).engine().name + " backend" : slot.getClass().getName();
+      throw new IllegalArgumentException(
+          "slot belongs to " + owner + ", not to the " + name + " backend; use a slot made by this registry's newSlot()");
+    }
+    return (Slot) slot;
+  }
+
+  private static void requireAddress(long address, String what) {
+    if (address == 0) {
+      throw new IllegalArgumentException(what + " address is 0 (NULL)");
+    }
+  }
+
+  private static void requirePlatformThread() {
+    if (isVirtual(Thread.currentThread())) {
+      throw new IllegalStateException(
+          "weave was called from a virtual thread; native thread-local storage belongs to OS threads: call it from a platform thread");
+    }
+  }
+
+  private static boolean isVirtual(Thread thread) {
+    if (IS_VIRTUAL == null) {
+      return false;
+    }
+    try {
+      return (boolean) IS_VIRTUAL.invokeExact(thread);
+    } catch (Throwable t) {
+      throw new AssertionError(t);
+    }
+  }
+
+  private static MethodHandle isVirtualHandle() {
+    try {
+      return MethodHandles.publicLookup()
+          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+    } catch (ReflectiveOperationException e) {
+      return null; // before Java 21 there are no virtual threads
+    }
+  }
+
+  private ThreadState existingState() {
+    ThreadState state = states.get();
+    if (state == null) {
+      requirePlatformThread();
+    }
+    return state;
+  }
+
+  private ThreadState currentState() {
+    ThreadState state = states.get();
+    if (state == null) {
+      requirePlatformThread();
+      state = new ThreadState(nextThreadId.getAndIncrement());
+      states.set(state);
+    }
+    return state;
+  }
+
+  private synchronized long memoryKey(int chunk) {
+    if (memoryKeys[chunk] == 0) {
+      memoryKeys[chunk] = primitives.createKey(primitives.freeFunction());
+    }
+    return memoryKeys[chunk];
+  }
+
+  private long walkerKey() {
+    long key = walkerKey;
+    if (key == 0) {
+      synchronized (this) {
+        key = walkerKey;
+        if (key == 0) {
+          key = primitives.createKey(this::threadDied);
+          try {
+            Runtime.getRuntime().addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
+          } catch (IllegalStateException alreadyShuttingDown) {
+            shuttingDown = true;
+          }
+          walkerKey = key;
+        }
+      }
+    }
+    return key;
+  }
+
+  /**
+   * Threads alive at exit do not run their destructors, and the launcher's main thread dies after
+   * the JVM is destroyed: a deleted key makes glibc call nothing into a JVM that is gone.
+   */
+  private void shutDown() {
+    shuttingDown = true;
+    primitives.deleteKey(walkerKey);
+  }
+
+  private void threadDied(long threadId) {
+    try {
+      ThreadState state = armed.get(threadId);
+      if (state != null && !shuttingDown) {
+        state.walk();
+      }
+    } catch (Throwable t) {
+      // Nothing may escape into native code.
+      try {
+        LOG.log(Level.ERROR, "weave " + name + ": thread death walk failed", t);
+      } catch (Throwable ignored) {
+        // not even a logging failure
+      }
+    }
+  }
+
+  private static final class Registration {
+    final long variable;
+    final Destructor destructor;
+    final long function;
+    final int round;
+
+    Registration(long variable, Destructor destructor, long function, int round) {
+      this.variable = variable;
+      this.destructor = destructor;
+      this.function = function;
+      this.round = round;
+    }
+  }
+
+  /** One OS thread's cells and registrations. Only its own thread changes its cells. */
+  private final class ThreadState {
+    final long id;
+    final long[] chunks = new long[MAX_CHUNKS];
+    /** Per slot index: the cell's address, and the id of the slot that last used it here. */
+    long[] cellAddresses = new long[0];
+    long[] cellOwners = new long[0];
+    final ArrayDeque<Registration> registrations = new ArrayDeque<>();
+    boolean isArmed;
+    boolean walking;
+    int currentRound;
+
+    ThreadState(long id) {
+      this.id = id;
+    }
+
+    /** The fast path: the cell of an open slot this thread has used, or 0. */
+    long existingCell(Slot slot) {
+      int index = slot.index;
+      return index < cellOwners.length && cellOwners[index] == slot.id ? cellAddresses[index] : 0;
+    }
+
+    /** The slot's cell on this thread, made (and zeroed, if a closed slot used it) on first use. */
+    long cell(Slot slot) {
+      long cell = existingCell(slot);
+      if (cell != 0) {
+        return cell;
+      }
+      synchronized (this) {
+        int index = slot.index;
+        if (index >= cellOwners.length) {
+          int length = Math.max(FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
+          cellAddresses = Arrays.copyOf(cellAddresses, length);
+          cellOwners = Arrays.copyOf(cellOwners, length);
+        }
+        cell = cellAddresses[index];
+        if (cell == 0) {
+          cell = newCellAddress(index);
+          cellAddresses[index] = cell;
+        } else {
+          primitives.putWord(cell, 0);
+        }
+        cellOwners[index] = slot.id;
+        return cell;
+      }
+    }
+
+    private long newCellAddress(int index) {
+      int chunk = 31 - Integer.numberOfLeadingZeros(index / FIRST_CHUNK_CELLS + 1);
+      if (chunk >= MAX_CHUNKS) {
+        throw new IllegalStateException("more than " + (FIRST_CHUNK_CELLS << MAX_CHUNKS) + " open slots");
+      }
+      if (chunks[chunk] == 0) {
+        long cells = (long) FIRST_CHUNK_CELLS << chunk;
+        long address = primitives.allocateZeroed(cells * Long.BYTES);
+        if (!isArmed) {
+          primitives.setKey(memoryKey(chunk), address);
+        }
+        chunks[chunk] = address;
+      }
+      long first = (long) FIRST_CHUNK_CELLS * ((1L << chunk) - 1);
+      return chunks[chunk] + (index - first) * Long.BYTES;
+    }
+
+    /** Guarded by this. {@code slot}, if any, is checked open again where a close would miss it. */
+    void add(long variable, Destructor destructor, long function, Slot slot) {
+      int round = walking ? currentRound + 1 : 0;
+      if (!isArmed) {
+        arm(slot);
+      }
+      registrations.addLast(new Registration(variable, destructor, function, round));
+    }
+
+    /** Guarded by this. */
+    boolean remove(long variable) {
+      boolean removed = registrations.removeIf(r -> r.variable == variable);
+      if (registrations.isEmpty() && isArmed && !walking) {
+        disarm();
+      }
+      return removed;
+    }
+
+    /**
+     * A closing slot sweeps the threads in {@code armed}; checking the slot under the same lock
+     * as joining them means a registration is either swept or refused.
+     */
+    private void arm(Slot slot) {
+      long key = walkerKey();
+      synchronized (Engine.this) {
+        if (slot != null) {
+          slot.requireOpen();
+        }
+        armed.put(id, this);
+      }
+      primitives.setKey(key, id);
+      for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
+        primitives.setKey(memoryKey(chunk), 0);
+      }
+      isArmed = true;
+    }
+
+    /** A thread that unregistered everything dies at bare cost again. */
+    private void disarm() {
+      for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
+        primitives.setKey(memoryKey(chunk), chunks[chunk]);
+      }
+      primitives.setKey(walkerKey, 0);
+      synchronized (Engine.this) {
+        armed.remove(id);
+      }
+      isArmed = false;
+    }
+
+    /** Drops the registrations on a closing slot's cell. Called from the closing thread. */
+    synchronized void drop(Slot slot) {
+      long cell = existingCell(slot);
+      if (cell != 0) {
+        registrations.removeIf(r -> r.variable == cell);
+      }
+    }
+
+    void walk() {
+      ThreadState previous = states.get();
+      states.set(this);
+      int dropped = 0;
+      try {
+        synchronized (this) {
+          walking = true;
+        }
+        while (true) {
+          Registration next;
+          synchronized (this) {
+            next = registrations.pollFirst();
+            if (next == null) {
+              break;
+            }
+            currentRound = next.round;
+          }
+          if (next.round >= MAX_ROUNDS) {
+            dropped++;
+          } else {
+            run(next);
+          }
+        }
+      } finally {
+        synchronized (Engine.this) {
+          armed.remove(id);
+        }
+        for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
+          primitives.free(chunks[chunk]);
+        }
+        if (previous == null) {
+          states.remove();
+        } else {
+          states.set(previous);
+        }
+      }
+      if (dropped > 0) {
+        LOG.log(
+            Level.WARNING,
+            "weave {0}: dropped {1} destructor(s) registered during the last of {2} rounds at thread death",
+            name,
+            dropped,
+            MAX_ROUNDS);
+      }
+    }
+
+    private void run(Registration registration) {
+      try {
+        long value = primitives.getWord(registration.variable);
+        if (registration.destructor != null) {
+          registration.destructor.destroy(value);
+        } else {
+          primitives.callDestructor(registration.function, value);
+        }
+      } catch (Throwable t) {
+        LOG.log(Level.WARNING, "weave " + name + ": a destructor threw at thread death; the others still run", t);
+      }
+    }
+  }
+
+  private final class Slot implements ThreadLocalSlot {
+    final int index;
+    final long id;
+    volatile boolean closed;
+
+    Slot(int index, long id) {
+      this.index = index;
+      this.id = id;
+    }
+
+    Engine engine() {
+      return Engine.this;
+    }
+
+    void requireOpen() {
+      if (closed) {
+        throw new IllegalStateException("slot is closed");
+      }
+    }
+
+    @Override
+    public long get() {
+      requireOpen();
+      ThreadState state = states.get();
+      if (state != null) {
+        long cell = state.existingCell(this);
+        return cell != 0 ? primitives.getWord(cell) : 0;
+      }
+      requirePlatformThread();
+      return 0;
+    }
+
+    @Override
+    public void set(long value) {
+      requireOpen();
+      ThreadState state = states.get();
+      long cell = state != null ? state.existingCell(this) : 0;
+      if (cell == 0) {
+        cell = currentState().cell(this);
+      }
+      primitives.putWord(cell, value);
+    }
+
+    @Override
+    public long cellAddress() {
+      requireOpen();
+      return currentState().cell(this);
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      return Engine.this;
+    }
+
+    @Override
+    public void close() {
+      requirePlatformThread();
+      List<ThreadState> withRegistrations;
+      synchronized (Engine.this) {
+        if (closed) {
+          return;
+        }
+        closed = true;
+        withRegistrations = new ArrayList<>(armed.values());
+      }
+      for (ThreadState state : withRegistrations) {
+        state.drop(this);
+      }
+      synchronized (Engine.this) {
+        freeIndices.addFirst(index);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "ThreadLocalSlot[" + name + " #" + index + (closed ? ", closed" : "") + "]";
+    }
+  }
+}

@@ -1,0 +1,53 @@
+package dev.weave.spi;
+
+/**
+ * The few native operations the {@link Engine} needs from a backend's FFI library. Addresses and
+ * pthread keys are passed as {@code long}. Every method may be called on any platform thread,
+ * including a dying one from inside {@link ThreadDeathHandler#threadDied(long)}.
+ */
+public interface NativePrimitives {
+  /**
+   * {@code calloc(1, bytes)}.
+   *
+   * @throws OutOfMemoryError if the memory cannot be had
+   */
+  long allocateZeroed(long bytes);
+
+  /** {@code free(address)}. */
+  void free(long address);
+
+  /** Reads the {@code void*} at {@code address}. */
+  long getWord(long address);
+
+  /** Writes the {@code void*} at {@code address}. */
+  void putWord(long address, long value);
+
+  /** @return the address of libc's {@code free}, for keys whose destructor only frees memory */
+  long freeFunction();
+
+  /**
+   * {@code pthread_key_create} with a C destructor.
+   *
+   * @param destructorFunction a {@code void (*)(void*)}, or 0 for none
+   * @return the key
+   */
+  long createKey(long destructorFunction);
+
+  /**
+   * {@code pthread_key_create} whose destructor calls {@code handler} on the dying thread, with
+   * the thread attached to the JVM for the call and detached again afterwards. The callback stub
+   * and everything it needs must stay alive as long as the key exists.
+   *
+   * @return the key
+   */
+  long createKey(ThreadDeathHandler handler);
+
+  /** {@code pthread_setspecific(key, value)} on the calling thread. */
+  void setKey(long key, long value);
+
+  /** {@code pthread_key_delete(key)}: glibc then calls no destructor of this key. */
+  void deleteKey(long key);
+
+  /** Calls the C function {@code void (*function)(void*)} with {@code argument}. */
+  void callDestructor(long function, long argument);
+}

@@ -1,0 +1,2 @@
+package dev.weave.tck;
+final class Placeholder {}
