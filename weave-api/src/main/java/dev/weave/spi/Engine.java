@@ -227,6 +227,7 @@ public final class Engine implements DestructorRegistry {
             Runtime.getRuntime().addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
           } catch (IllegalStateException alreadyShuttingDown) {
             shuttingDown = true;
+            primitives.deleteKey(key);
           }
           walkerKey = key;
         }
@@ -239,7 +240,7 @@ public final class Engine implements DestructorRegistry {
    * Threads alive at exit do not run their destructors, and the launcher's main thread dies after
    * the JVM is destroyed: a deleted key makes glibc call nothing into a JVM that is gone.
    */
-  private void shutDown() {
+  private synchronized void shutDown() {
     shuttingDown = true;
     primitives.deleteKey(walkerKey);
   }
@@ -367,8 +368,10 @@ public final class Engine implements DestructorRegistry {
           slot.requireOpen();
         }
         armed.put(id, this);
+        if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
+          primitives.setKey(key, id);
+        }
       }
-      primitives.setKey(key, id);
       for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
         primitives.setKey(memoryKey(chunk), 0);
       }
@@ -380,9 +383,11 @@ public final class Engine implements DestructorRegistry {
       for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
         primitives.setKey(memoryKey(chunk), chunks[chunk]);
       }
-      primitives.setKey(walkerKey, 0);
       synchronized (Engine.this) {
         armed.remove(id);
+        if (!shuttingDown) {
+          primitives.setKey(walkerKey, 0);
+        }
       }
       isArmed = false;
     }

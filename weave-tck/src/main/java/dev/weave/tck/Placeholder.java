@@ -1,2 +1,0 @@
-package dev.weave.tck;
-final class Placeholder {}
