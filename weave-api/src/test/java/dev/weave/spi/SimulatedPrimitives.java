@@ -1,0 +1,135 @@
+package dev.weave.spi;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * {@link NativePrimitives} simulated in Java, to test the engine's bookkeeping without an FFI:
+ * memory is a map of words, pthread keys are per-thread maps, and a test ends a thread's life
+ * with {@link #die(Thread)}, which runs key destructors the way glibc does (values cleared before
+ * each call, keys in index order, up to 4 passes). Live allocations are counted exactly.
+ */
+final class SimulatedPrimitives implements NativePrimitives {
+  static final long FREE = 0xf1ee;
+
+  private final Map<Long, Long> blocks = new ConcurrentHashMap<>(); // base -> bytes
+  private final Map<Long, Long> words = new ConcurrentHashMap<>();
+  private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
+  private final Map<Thread, TreeMap<Long, Long>> values = new ConcurrentHashMap<>();
+  private final List<String> nativeCalls = new ArrayList<>();
+  private long nextAddress = 0x10000;
+  private long nextKey = 1;
+
+  @Override
+  public synchronized long allocateZeroed(long bytes) {
+    long base = nextAddress;
+    nextAddress += bytes + 64;
+    blocks.put(base, bytes);
+    return base;
+  }
+
+  @Override
+  public void free(long address) {
+    if (blocks.remove(address) == null) {
+      throw new AssertionError("free of " + Long.toHexString(address) + ", which is not allocated");
+    }
+  }
+
+  @Override
+  public long getWord(long address) {
+    return words.getOrDefault(address, 0L);
+  }
+
+  @Override
+  public void putWord(long address, long value) {
+    words.put(address, value);
+  }
+
+  @Override
+  public long freeFunction() {
+    return FREE;
+  }
+
+  @Override
+  public synchronized long createKey(long destructorFunction) {
+    keys.put(nextKey, destructorFunction);
+    return nextKey++;
+  }
+
+  @Override
+  public synchronized long createKey(ThreadDeathHandler handler) {
+    keys.put(nextKey, handler);
+    return nextKey++;
+  }
+
+  @Override
+  public void setKey(long key, long value) {
+    if (!keys.containsKey(key)) {
+      throw new IllegalStateException("pthread_setspecific on a deleted key " + key);
+    }
+    values.computeIfAbsent(Thread.currentThread(), t -> new TreeMap<>()).put(key, value);
+  }
+
+  @Override
+  public void deleteKey(long key) {
+    keys.remove(key);
+  }
+
+  @Override
+  public synchronized void callDestructor(long function, long argument) {
+    nativeCalls.add(Long.toHexString(function) + "(" + argument + ")");
+  }
+
+  synchronized List<String> nativeCalls() {
+    return new ArrayList<>(nativeCalls);
+  }
+
+  int liveBlocks() {
+    return blocks.size();
+  }
+
+  /**
+   * Runs {@code thread}'s key destructors as glibc does at thread exit, after {@code thread} has
+   * finished: on another {@link Thread}, as a JVM re-attaching the dying OS thread would.
+   */
+  void die(Thread thread) throws InterruptedException {
+    thread.join();
+    TreeMap<Long, Long> own = values.remove(thread);
+    if (own == null) {
+      return;
+    }
+    Thread reattached = new Thread(() -> runKeyDestructors(own), "re-attached " + thread.getName());
+    reattached.start();
+    reattached.join();
+  }
+
+  private void runKeyDestructors(TreeMap<Long, Long> own) {
+    values.put(Thread.currentThread(), own);
+    for (int pass = 0; pass < 4 && own.values().stream().anyMatch(v -> v != 0); pass++) {
+      for (Long key : new ArrayList<>(own.keySet())) {
+        long value = own.getOrDefault(key, 0L);
+        Object destructor = keys.get(key);
+        if (value == 0 || destructor == null) {
+          continue;
+        }
+        own.put(key, 0L);
+        if (destructor instanceof ThreadDeathHandler) {
+          ((ThreadDeathHandler) destructor).threadDied(value);
+        } else if ((Long) destructor == FREE) {
+          free(value);
+        } else {
+          callDestructor((Long) destructor, value);
+        }
+      }
+    }
+    values.remove(Thread.currentThread());
+  }
+
+  Map<Long, Long> keyValues(Thread thread) {
+    return new HashMap<>(values.getOrDefault(thread, new TreeMap<>()));
+  }
+}

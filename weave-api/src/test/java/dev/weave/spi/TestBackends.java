@@ -1,0 +1,107 @@
+package dev.weave.spi;
+
+import dev.weave.DestructorRegistry;
+import java.util.Optional;
+
+/** Backends registered for {@link java.util.ServiceLoader} in weave-api's own tests only. */
+public final class TestBackends {
+  private TestBackends() {}
+
+  /** Usable, over simulated primitives. */
+  public static final class Usable implements WeaveBackend {
+    private static final DestructorRegistry REGISTRY = new Engine("test-usable", new SimulatedPrimitives());
+
+    @Override
+    public String name() {
+      return "test-usable";
+    }
+
+    @Override
+    public int priority() {
+      return 5;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      return Optional.empty();
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      return REGISTRY;
+    }
+  }
+
+  /** Never usable; its priority is the highest, so selection must skip it. */
+  public static final class Unusable implements WeaveBackend {
+    @Override
+    public String name() {
+      return "test-unusable";
+    }
+
+    @Override
+    public int priority() {
+      return 100;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      return Optional.of("simulated: needs a machine that does not exist");
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      throw new AssertionError("registry() of an unusable backend was called");
+    }
+  }
+
+  /** Its constructor fails, as a provider whose native side cannot even load. */
+  public static final class Failing implements WeaveBackend {
+    public Failing() {
+      throw new UnsatisfiedLinkError("simulated: libmissing.so not found");
+    }
+
+    @Override
+    public String name() {
+      return "test-failing";
+    }
+
+    @Override
+    public int priority() {
+      return 1;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      return Optional.empty();
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      return null;
+    }
+  }
+
+  /** Claims the name of {@link Usable}. */
+  public static final class Duplicate implements WeaveBackend {
+    @Override
+    public String name() {
+      return "test-usable";
+    }
+
+    @Override
+    public int priority() {
+      return 50;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      return Optional.empty();
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      throw new AssertionError("registry() of a duplicate backend was called");
+    }
+  }
+}
