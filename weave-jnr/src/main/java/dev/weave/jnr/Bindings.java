@@ -1,0 +1,43 @@
+package dev.weave.jnr;
+
+import jnr.ffi.annotations.Delegate;
+import jnr.ffi.annotations.IgnoreError;
+import jnr.ffi.annotations.Out;
+import jnr.ffi.byref.IntByReference;
+import jnr.ffi.types.intptr_t;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.u_int32_t;
+
+/**
+ * What jnr-ffi binds for {@link JnrPrimitives}. The interfaces are public (jnr-ffi's generated
+ * classes, in a class loader of their own, implement them) but nested in a class that is not, so
+ * they are no part of weave's API.
+ */
+final class Bindings {
+  private Bindings() {}
+
+  /** The functions of libc weave needs; jnr-ffi declares none of them. */
+  public interface LibC {
+    @IgnoreError
+    @intptr_t
+    long calloc(@size_t long count, @size_t long size);
+
+    @IgnoreError
+    void free(@intptr_t long address);
+
+    @IgnoreError
+    int pthread_key_create(@Out IntByReference key, @intptr_t long destructor);
+
+    @IgnoreError
+    int pthread_key_delete(@u_int32_t int key);
+
+    @IgnoreError
+    int pthread_setspecific(@u_int32_t int key, @intptr_t long value);
+  }
+
+  /** A pthread key destructor, {@code void (*)(void*)}, implemented in Java. */
+  public interface KeyDestructor {
+    @Delegate
+    void destroy(@intptr_t long value);
+  }
+}

@@ -1,0 +1,94 @@
+package dev.weave.jnr;
+
+import com.google.auto.service.AutoService;
+import dev.weave.DestructorRegistry;
+import dev.weave.WeaveException;
+import dev.weave.spi.Engine;
+import dev.weave.spi.WeaveBackend;
+import java.util.Optional;
+
+/**
+ * The {@code jnr} backend, on jnr-ffi and the jffi native library under it. It loads nothing until
+ * first asked; if jffi's native library, libc or jnr-ffi itself cannot load here, it reports why
+ * instead of failing.
+ */
+@AutoService(WeaveBackend.class)
+@SuppressWarnings("exports") // @AutoService is a compile-time annotation; its module is not needed at run time
+public final class JnrBackend implements WeaveBackend {
+  static final String NAME = "jnr";
+
+  private String unavailabilityReason;
+  private DestructorRegistry registry;
+  private boolean initialized;
+
+  /** For {@link java.util.ServiceLoader}; loads nothing native. */
+  public JnrBackend() {}
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public int priority() {
+    return 20;
+  }
+
+  @Override
+  public synchronized Optional<String> unavailabilityReason() {
+    initialize();
+    return Optional.ofNullable(unavailabilityReason);
+  }
+
+  @Override
+  public synchronized DestructorRegistry registry() {
+    initialize();
+    if (registry == null) {
+      throw new WeaveException("weave backend 'jnr' is unusable here: " + unavailabilityReason);
+    }
+    return registry;
+  }
+
+  private void initialize() {
+    if (initialized) {
+      return;
+    }
+    initialized = true;
+    String os = System.getProperty("os.name", "");
+    if (!os.startsWith("Linux")) {
+      unavailabilityReason = "needs Linux with glibc (this is " + os + ")";
+      return;
+    }
+    try {
+      registry = new Engine(NAME, new JnrPrimitives());
+    } catch (RuntimeException | LinkageError e) {
+      unavailabilityReason = "jnr-ffi or its jffi native library failed to load: " + describe(e);
+    }
+  }
+
+  /**
+   * The innermost cause, which says what failed (an ExceptionInInitializerError says nothing), on
+   * one line: jffi puts whole stack traces into its messages.
+   */
+  static String describe(Throwable e) {
+    Throwable cause = e;
+    while (cause.getCause() != null && cause.getCause() != cause) {
+      cause = cause.getCause();
+    }
+    String name = cause.getClass().getName();
+    String message = String.valueOf(cause.getMessage()).strip();
+    // jffi wraps an UnsatisfiedLinkError's text in new ones: "java.lang.UnsatisfiedLinkError: ..." again
+    while (message.startsWith(name + ": ")) {
+      message = message.substring(name.length() + 2).strip();
+    }
+    int newline = message.indexOf('\n');
+    if (newline >= 0) {
+      message = message.substring(0, newline).strip();
+    }
+    String hint =
+        cause instanceof UnsatisfiedLinkError
+            ? " (is com.github.jnr:jffi with classifier native, which holds jffi's library for each OS and CPU, on the class path?)"
+            : "";
+    return cause.getClass().getSimpleName() + ": " + message + hint;
+  }
+}

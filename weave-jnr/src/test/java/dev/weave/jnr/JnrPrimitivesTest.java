@@ -1,0 +1,92 @@
+package dev.weave.jnr;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** The primitives on their own, below the engine. */
+class JnrPrimitivesTest {
+  private final JnrPrimitives primitives = new JnrPrimitives();
+
+  @Test
+  void memoryAndNativeCalls() {
+    long memory = primitives.allocateZeroed(2 * Long.BYTES);
+    try {
+      assertEquals(0, primitives.getWord(memory));
+      assertEquals(0, primitives.getWord(memory + Long.BYTES));
+      primitives.putWord(memory + Long.BYTES, 0x8765_4321_0fed_cba9L);
+      assertEquals(0x8765_4321_0fed_cba9L, primitives.getWord(memory + Long.BYTES));
+      assertEquals(0, primitives.getWord(memory));
+    } finally {
+      primitives.free(memory);
+    }
+    assertEquals(Fixtures.FREE, primitives.freeFunction(), "free as the process resolves it");
+    try (Fixtures.Semaphore semaphore = new Fixtures.Semaphore()) {
+      primitives.callDestructor(Fixtures.SEM_POST, semaphore.address);
+      primitives.callDestructor(Fixtures.SEM_POST, semaphore.address);
+      assertEquals(2, semaphore.value());
+    }
+  }
+
+  @Test
+  void onJava24AndLaterJffiDoesNotUseUnsafe() {
+    String accessor = com.kenai.jffi.MemoryIO.getInstance().getClass().getName();
+    if (Runtime.version().feature() >= 24 && System.getProperty(JnrPrimitives.UNSAFE_DISABLED) == null) {
+      assertTrue(!accessor.contains("Unsafe"), "jffi uses " + accessor + ": the JVM prints a warning");
+    }
+    assertEquals(null, System.getProperty(JnrPrimitives.UNSAFE_DISABLED), "the property was left set");
+  }
+
+  @Test
+  void aThrowingHandlerDoesNotStopLaterDeaths() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    CountDownLatch called = new CountDownLatch(3);
+    long key =
+        primitives.createKey(
+            value -> {
+              calls.incrementAndGet();
+              called.countDown();
+              throw new IllegalStateException("thrown on purpose into the closure");
+            });
+    for (int i = 0; i < 3; i++) {
+      Fixtures.runAndJoin(() -> primitives.setKey(key, 1));
+    }
+    Fixtures.await(called, "three thread-death callbacks that throw");
+    assertEquals(3, calls.get());
+  }
+
+  /** What the engine's shutdown hook relies on: glibc calls no destructor of a deleted key. */
+  @Test
+  void aDeletedKeyCallsNothing() throws Exception {
+    int osBefore = Fixtures.osThreads();
+    AtomicInteger deletedCalls = new AtomicInteger();
+    CountDownLatch sentinel = new CountDownLatch(1);
+    long deleted = primitives.createKey(value -> deletedCalls.incrementAndGet());
+    long kept = primitives.createKey(value -> sentinel.countDown());
+    CountDownLatch set = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Thread thread =
+        new Thread(
+            () -> {
+              primitives.setKey(deleted, 1);
+              primitives.setKey(kept, 1);
+              set.countDown();
+              try {
+                release.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+    thread.start();
+    Fixtures.await(set, "the keys' values");
+    primitives.deleteKey(deleted);
+    release.countDown();
+    thread.join();
+    Fixtures.await(sentinel, "the kept key's callback");
+    Fixtures.awaitAtMost(Fixtures::osThreads, osBefore, "the OS thread count");
+    assertEquals(0, deletedCalls.get(), "a deleted key's callback ran");
+  }
+}
