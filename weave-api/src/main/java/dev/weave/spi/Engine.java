@@ -22,7 +22,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * argument check. A backend is a {@link NativePrimitives} plus {@code new Engine(name, primitives)}.
  *
  * <p>Cells live in per-thread chunks of native memory that never move. Chunk {@code c} holds
- * {@code 64 << c} cells, so a few chunks cover any number of slots. While a thread has no
+ * {@code 64 << c} cells, so a few chunks cover any number of slots, and after them as many words
+ * naming the slot that last used each cell, so that a new slot on a closed slot's cell starts at
+ * 0. The pthread keys, not the {@link Thread} object, say which chunks and registrations belong to
+ * an OS thread: a native thread that detaches from the JVM and attaches again (a new {@code
+ * Thread}) finds its cells and registrations where it left them. While a thread has no
  * registration, each chunk is the value of a pthread key whose destructor is libc {@code free}:
  * the thread dies at bare cost. From its first registration, the thread's chunks belong to the
  * walker key instead, whose destructor runs the registrations and only then frees the chunks, so
@@ -119,10 +123,7 @@ public final class Engine implements DestructorRegistry {
   public boolean unregister(ThreadLocalSlot slot) {
     Slot own = ownSlot(slot);
     own.requireOpen();
-    ThreadState state = existingState();
-    if (state == null) {
-      return false;
-    }
+    ThreadState state = currentState();
     synchronized (state) {
       own.requireOpen();
       long cell = state.existingCell(own);
@@ -133,10 +134,7 @@ public final class Engine implements DestructorRegistry {
   @Override
   public boolean unregister(long variable) {
     requireAddress(variable, "variable");
-    ThreadState state = existingState();
-    if (state == null) {
-      return false;
-    }
+    ThreadState state = currentState();
     synchronized (state) {
       return state.remove(variable);
     }
@@ -191,20 +189,39 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
-  private ThreadState existingState() {
-    ThreadState state = states.get();
-    if (state == null) {
-      requirePlatformThread();
-    }
-    return state;
-  }
-
+  /** The calling thread's state; a thread that never used weave gets an empty one. */
   private ThreadState currentState() {
     ThreadState state = states.get();
     if (state == null) {
       requirePlatformThread();
-      state = new ThreadState(nextThreadId.getAndIncrement());
+      state = adopt();
       states.set(state);
+    }
+    return state;
+  }
+
+  /**
+   * Finds what this OS thread left in its pthread keys while attached as another {@link Thread}:
+   * its registrations through the walker key, else its cells through the memory keys; or a new,
+   * empty state.
+   */
+  private ThreadState adopt() {
+    long[] keys;
+    synchronized (this) {
+      if (walkerKey != 0 && !shuttingDown) { // a deleted key's index may be someone else's now
+        long id = primitives.getKey(walkerKey);
+        ThreadState withRegistrations = id == 0 ? null : armed.get(id);
+        if (withRegistrations != null) {
+          return withRegistrations;
+        }
+      }
+      keys = memoryKeys.clone();
+    }
+    ThreadState state = new ThreadState(nextThreadId.getAndIncrement());
+    for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
+      if (keys[chunk] != 0) {
+        state.chunks[chunk] = primitives.getKey(keys[chunk]);
+      }
     }
     return state;
   }
@@ -275,6 +292,18 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  private static int chunkOf(int index) {
+    return 31 - Integer.numberOfLeadingZeros(index / FIRST_CHUNK_CELLS + 1);
+  }
+
+  private static long firstIndex(int chunk) {
+    return (long) FIRST_CHUNK_CELLS * ((1L << chunk) - 1);
+  }
+
+  private static long cellsIn(int chunk) {
+    return (long) FIRST_CHUNK_CELLS << chunk;
+  }
+
   /** One OS thread's cells and registrations. Only its own thread changes its cells. */
   private final class ThreadState {
     final long id;
@@ -291,10 +320,28 @@ public final class Engine implements DestructorRegistry {
       this.id = id;
     }
 
-    /** The fast path: the cell of an open slot this thread has used, or 0. */
+    /** The owner thread's fast path: the slot's cell here, or 0 if this thread never used it. */
     long existingCell(Slot slot) {
       int index = slot.index;
-      return index < cellOwners.length && cellOwners[index] == slot.id ? cellAddresses[index] : 0;
+      if (index < cellOwners.length && cellOwners[index] == slot.id) {
+        return cellAddresses[index];
+      }
+      long cell = lookUpCell(slot);
+      if (cell != 0) {
+        synchronized (this) {
+          remember(index, cell, slot.id);
+        }
+      }
+      return cell;
+    }
+
+    /** From native memory, with no caching: for the owner thread, or any thread under this lock. */
+    long lookUpCell(Slot slot) {
+      int chunk = chunkOf(slot.index);
+      if (chunk >= MAX_CHUNKS || chunks[chunk] == 0) {
+        return 0;
+      }
+      return primitives.getWord(ownerAddress(chunk, slot.index)) == slot.id ? cellAddress(chunk, slot.index) : 0;
     }
 
     /** The slot's cell on this thread, made (and zeroed, if a closed slot used it) on first use. */
@@ -305,38 +352,42 @@ public final class Engine implements DestructorRegistry {
       }
       synchronized (this) {
         int index = slot.index;
-        if (index >= cellOwners.length) {
-          int length = Math.max(FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
-          cellAddresses = Arrays.copyOf(cellAddresses, length);
-          cellOwners = Arrays.copyOf(cellOwners, length);
+        int chunk = chunkOf(index);
+        if (chunk >= MAX_CHUNKS) {
+          throw new IllegalStateException("more than " + (FIRST_CHUNK_CELLS << MAX_CHUNKS) + " open slots");
         }
-        cell = cellAddresses[index];
-        if (cell == 0) {
-          cell = newCellAddress(index);
-          cellAddresses[index] = cell;
-        } else {
-          primitives.putWord(cell, 0);
+        if (chunks[chunk] == 0) {
+          long address = primitives.allocateZeroed(2 * cellsIn(chunk) * Long.BYTES);
+          if (!isArmed) {
+            primitives.setKey(memoryKey(chunk), address);
+          }
+          chunks[chunk] = address;
         }
-        cellOwners[index] = slot.id;
+        cell = cellAddress(chunk, index);
+        primitives.putWord(cell, 0);
+        primitives.putWord(ownerAddress(chunk, index), slot.id);
+        remember(index, cell, slot.id);
         return cell;
       }
     }
 
-    private long newCellAddress(int index) {
-      int chunk = 31 - Integer.numberOfLeadingZeros(index / FIRST_CHUNK_CELLS + 1);
-      if (chunk >= MAX_CHUNKS) {
-        throw new IllegalStateException("more than " + (FIRST_CHUNK_CELLS << MAX_CHUNKS) + " open slots");
+    /** Guarded by this. */
+    private void remember(int index, long cell, long slotId) {
+      if (index >= cellOwners.length) {
+        int length = Math.max(FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
+        cellAddresses = Arrays.copyOf(cellAddresses, length);
+        cellOwners = Arrays.copyOf(cellOwners, length);
       }
-      if (chunks[chunk] == 0) {
-        long cells = (long) FIRST_CHUNK_CELLS << chunk;
-        long address = primitives.allocateZeroed(cells * Long.BYTES);
-        if (!isArmed) {
-          primitives.setKey(memoryKey(chunk), address);
-        }
-        chunks[chunk] = address;
-      }
-      long first = (long) FIRST_CHUNK_CELLS * ((1L << chunk) - 1);
-      return chunks[chunk] + (index - first) * Long.BYTES;
+      cellAddresses[index] = cell;
+      cellOwners[index] = slotId;
+    }
+
+    private long cellAddress(int chunk, int index) {
+      return chunks[chunk] + (index - firstIndex(chunk)) * Long.BYTES;
+    }
+
+    private long ownerAddress(int chunk, int index) {
+      return chunks[chunk] + (cellsIn(chunk) + index - firstIndex(chunk)) * Long.BYTES;
     }
 
     /** Guarded by this. {@code slot}, if any, is checked open again where a close would miss it. */
@@ -372,16 +423,20 @@ public final class Engine implements DestructorRegistry {
           primitives.setKey(key, id);
         }
       }
-      for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
-        primitives.setKey(memoryKey(chunk), 0);
+      for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
+        if (chunks[chunk] != 0) {
+          primitives.setKey(memoryKey(chunk), 0);
+        }
       }
       isArmed = true;
     }
 
     /** A thread that unregistered everything dies at bare cost again. */
     private void disarm() {
-      for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
-        primitives.setKey(memoryKey(chunk), chunks[chunk]);
+      for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
+        if (chunks[chunk] != 0) {
+          primitives.setKey(memoryKey(chunk), chunks[chunk]);
+        }
       }
       synchronized (Engine.this) {
         armed.remove(id);
@@ -394,7 +449,7 @@ public final class Engine implements DestructorRegistry {
 
     /** Drops the registrations on a closing slot's cell. Called from the closing thread. */
     synchronized void drop(Slot slot) {
-      long cell = existingCell(slot);
+      long cell = lookUpCell(slot);
       if (cell != 0) {
         registrations.removeIf(r -> r.variable == cell);
       }
@@ -427,8 +482,10 @@ public final class Engine implements DestructorRegistry {
         synchronized (Engine.this) {
           armed.remove(id);
         }
-        for (int chunk = 0; chunk < MAX_CHUNKS && chunks[chunk] != 0; chunk++) {
-          primitives.free(chunks[chunk]);
+        for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
+          if (chunks[chunk] != 0) {
+            primitives.free(chunks[chunk]);
+          }
         }
         if (previous == null) {
           states.remove();
@@ -483,24 +540,14 @@ public final class Engine implements DestructorRegistry {
     @Override
     public long get() {
       requireOpen();
-      ThreadState state = states.get();
-      if (state != null) {
-        long cell = state.existingCell(this);
-        return cell != 0 ? primitives.getWord(cell) : 0;
-      }
-      requirePlatformThread();
-      return 0;
+      long cell = currentState().existingCell(this);
+      return cell != 0 ? primitives.getWord(cell) : 0;
     }
 
     @Override
     public void set(long value) {
       requireOpen();
-      ThreadState state = states.get();
-      long cell = state != null ? state.existingCell(this) : 0;
-      if (cell == 0) {
-        cell = currentState().cell(this);
-      }
-      primitives.putWord(cell, value);
+      primitives.putWord(currentState().cell(this), value);
     }
 
     @Override

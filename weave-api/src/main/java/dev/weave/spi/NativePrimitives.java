@@ -3,7 +3,8 @@ package dev.weave.spi;
 /**
  * The few native operations the {@link Engine} needs from a backend's FFI library. Addresses and
  * pthread keys are passed as {@code long}. Every method may be called on any platform thread,
- * including a dying one from inside {@link ThreadDeathHandler#threadDied(long)}.
+ * including a dying one from inside {@link ThreadDeathHandler#threadDied(long)}. Words and
+ * pointers are 8 bytes: the engine needs an LP64 platform.
  */
 public interface NativePrimitives {
   /**
@@ -41,6 +42,9 @@ public interface NativePrimitives {
    * @return the key
    */
   long createKey(ThreadDeathHandler handler);
+
+  /** {@code pthread_getspecific(key)} on the calling thread. */
+  long getKey(long key);
 
   /** {@code pthread_setspecific(key, value)} on the calling thread. */
   void setKey(long key, long value);

@@ -100,6 +100,68 @@ class EngineTest {
   }
 
   @Test
+  void aThreadThatDetachesAndAttachesAgainKeepsItsCells() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    long[] cells = new long[2];
+    long[] seen = new long[1];
+    Thread first = run(() -> {
+      slot.set(7);
+      cells[0] = slot.cellAddress();
+    });
+    Thread second = primitives.reattach(first, () -> {
+      seen[0] = slot.get();
+      cells[1] = slot.cellAddress();
+    });
+    assertThat(seen[0]).isEqualTo(7);
+    assertThat(cells[1]).isEqualTo(cells[0]);
+    assertThat(primitives.liveBlocks()).isEqualTo(1);
+    primitives.die(second);
+    assertThat(primitives.liveBlocks()).isZero();
+    assertThat(primitives.violations()).isEmpty();
+  }
+
+  @Test
+  void aThreadThatDetachesAndAttachesAgainKeepsItsRegistrations() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    ThreadLocalSlot other = engine.newSlot();
+    List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    boolean[] found = new boolean[1];
+    Thread first = run(() -> {
+      slot.set(1);
+      engine.register(slot, value -> calls.add("first " + value));
+      engine.register(other, value -> calls.add("gone"));
+    });
+    Thread second = primitives.reattach(first, () -> {
+      found[0] = engine.unregister(other);
+      slot.set(2);
+      engine.register(slot, value -> calls.add("second " + value));
+    });
+    assertThat(found[0]).as("unregister after re-attaching sees the earlier registration").isTrue();
+    primitives.die(second);
+    assertThat(calls).containsExactly("first 2", "second 2");
+    assertThat(primitives.liveBlocks()).isZero();
+    assertThat(primitives.violations()).isEmpty();
+  }
+
+  @Test
+  void cellsInALaterChunkOutliveDestructorsWithoutAnEarlierChunk() throws Exception {
+    List<ThreadLocalSlot> slots = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      slots.add(engine.newSlot());
+    }
+    ThreadLocalSlot late = slots.get(99); // in chunk 1; this thread never touches chunk 0
+    List<Long> seen = Collections.synchronizedList(new ArrayList<>());
+    Thread thread = run(() -> {
+      late.set(5); // chunk 1's memory key is made before the walker key, so glibc visits it first
+      engine.register(late, seen::add);
+    });
+    primitives.die(thread);
+    assertThat(seen).containsExactly(5L);
+    assertThat(primitives.liveBlocks()).isZero();
+    assertThat(primitives.violations()).isEmpty();
+  }
+
+  @Test
   void registrationsBeyondTheFourthRoundAreDropped() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<Integer> rounds = Collections.synchronizedList(new ArrayList<>());

@@ -1,11 +1,13 @@
 package dev.weave.spi;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * {@link NativePrimitives} simulated in Java, to test the engine's bookkeeping without an FFI:
@@ -16,7 +18,8 @@ import java.util.concurrent.ConcurrentHashMap;
 final class SimulatedPrimitives implements NativePrimitives {
   static final long FREE = 0xf1ee;
 
-  private final Map<Long, Long> blocks = new ConcurrentHashMap<>(); // base -> bytes
+  private final ConcurrentSkipListMap<Long, Long> blocks = new ConcurrentSkipListMap<>(); // base -> bytes
+  private final List<String> violations = Collections.synchronizedList(new ArrayList<>());
   private final Map<Long, Long> words = new ConcurrentHashMap<>();
   private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
   private final Map<Thread, TreeMap<Long, Long>> values = new ConcurrentHashMap<>();
@@ -35,18 +38,32 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public void free(long address) {
     if (blocks.remove(address) == null) {
-      throw new AssertionError("free of " + Long.toHexString(address) + ", which is not allocated");
+      violations.add("free of " + Long.toHexString(address) + ", which is not allocated");
     }
   }
 
   @Override
   public long getWord(long address) {
+    checkAllocated(address, "read");
     return words.getOrDefault(address, 0L);
   }
 
   @Override
   public void putWord(long address, long value) {
+    checkAllocated(address, "write");
     words.put(address, value);
+  }
+
+  private void checkAllocated(long address, String access) {
+    Map.Entry<Long, Long> block = blocks.floorEntry(address);
+    if (block == null || address + Long.BYTES > block.getKey() + block.getValue()) {
+      violations.add(access + " of " + Long.toHexString(address) + ", outside any allocated block");
+    }
+  }
+
+  /** @return frees of unallocated memory and reads or writes outside allocated blocks, so far */
+  List<String> violations() {
+    return new ArrayList<>(violations);
   }
 
   @Override
@@ -64,6 +81,11 @@ final class SimulatedPrimitives implements NativePrimitives {
   public synchronized long createKey(ThreadDeathHandler handler) {
     keys.put(nextKey, handler);
     return nextKey++;
+  }
+
+  @Override
+  public long getKey(long key) {
+    return values.getOrDefault(Thread.currentThread(), new TreeMap<>()).getOrDefault(key, 0L);
   }
 
   @Override
@@ -105,6 +127,28 @@ final class SimulatedPrimitives implements NativePrimitives {
     Thread reattached = new Thread(() -> runKeyDestructors(own), "re-attached " + thread.getName());
     reattached.start();
     reattached.join();
+  }
+
+  /**
+   * Runs {@code body} on a new {@link Thread} standing for the OS thread of {@code previous}, as
+   * when a native thread detaches from the JVM and attaches again.
+   *
+   * @return the new thread, finished
+   */
+  Thread reattach(Thread previous, Runnable body) throws InterruptedException {
+    previous.join();
+    TreeMap<Long, Long> own = values.remove(previous);
+    Thread next =
+        new Thread(
+            () -> {
+              if (own != null) {
+                values.put(Thread.currentThread(), own);
+              }
+              body.run();
+            });
+    next.start();
+    next.join();
+    return next;
   }
 
   private void runKeyDestructors(TreeMap<Long, Long> own) {

@@ -40,6 +40,8 @@ public final class FfmPrimitives implements NativePrimitives {
       downcall("pthread_key_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
   private static final MethodHandle KEY_DELETE =
       downcall("pthread_key_delete", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  private static final MethodHandle GET_SPECIFIC =
+      downcall("pthread_getspecific", FunctionDescriptor.of(ADDRESS, JAVA_INT));
   private static final MethodHandle SET_SPECIFIC =
       downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
   private static final MethodHandle CALL_DESTRUCTOR = LINKER.downcallHandle(DESTRUCTOR);
@@ -123,6 +125,15 @@ public final class FfmPrimitives implements NativePrimitives {
       int error = (int) KEY_CREATE.invokeExact(key, destructor);
       check(error, "pthread_key_create");
       return Integer.toUnsignedLong(key.get(JAVA_INT, 0));
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  @Override
+  public long getKey(long key) {
+    try {
+      return ((MemorySegment) GET_SPECIFIC.invokeExact((int) key)).address();
     } catch (Throwable t) {
       throw rethrow(t);
     }

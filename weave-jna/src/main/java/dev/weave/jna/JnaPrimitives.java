@@ -108,6 +108,11 @@ public final class JnaPrimitives implements NativePrimitives {
   }
 
   @Override
+  public long getKey(long key) {
+    return Libc.pthread_getspecific((int) key);
+  }
+
+  @Override
   public void setKey(long key, long value) {
     check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
   }
@@ -137,6 +142,8 @@ public final class JnaPrimitives implements NativePrimitives {
     static native int pthread_key_create(int[] key, long destructor);
 
     static native int pthread_key_delete(int key);
+
+    static native long pthread_getspecific(int key);
 
     static native int pthread_setspecific(int key, long value);
 

@@ -32,6 +32,10 @@ final class Bindings {
     int pthread_key_delete(@u_int32_t int key);
 
     @IgnoreError
+    @intptr_t
+    long pthread_getspecific(@u_int32_t int key);
+
+    @IgnoreError
     int pthread_setspecific(@u_int32_t int key, @intptr_t long value);
   }
 

@@ -115,6 +115,11 @@ public final class JnrPrimitives implements NativePrimitives {
   }
 
   @Override
+  public long getKey(long key) {
+    return LIBC.pthread_getspecific((int) key);
+  }
+
+  @Override
   public void setKey(long key, long value) {
     check(LIBC.pthread_setspecific((int) key, value), "pthread_setspecific");
   }

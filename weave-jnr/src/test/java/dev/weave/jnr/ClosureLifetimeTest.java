@@ -141,6 +141,11 @@ class ClosureLifetimeTest {
     }
 
     @Override
+    public long getKey(long key) {
+      return primitives.getKey(key);
+    }
+
+    @Override
     public void setKey(long key, long value) {
       primitives.setKey(key, value);
     }
