@@ -1,0 +1,308 @@
+package dev.weave.jni;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.DynamicContainer.dynamicContainer;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import dev.weave.Backend;
+import dev.weave.Weave;
+import java.lang.reflect.Method;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicNode;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * ft_utils' test_weave cases through weave.h, for every backend on the class path, with weave_local
+ * and static variables, on threads created from Java and from C. d1 and d2 count calls that get
+ * their own variable's value; r1 sets d1's count to 100; a done destructor registered last on each
+ * dying thread signals that its destructors have run (no sleeping). weave.h registers with
+ * Weave.registry(), so each test sets -Dweave.backend to its backend while it runs.
+ */
+class WeaveHSeedTest {
+  static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+  /** Where the dying threads come from, and whether weave.h gets their JNIEnv or NULL. */
+  enum Source {
+    JAVA_THREAD(true, false),
+    JAVA_THREAD_NULL_ENV(true, true),
+    C_THREAD_ATTACHED(false, false),
+    C_THREAD_NULL_ENV(false, true);
+
+    final boolean java;
+    final boolean nullEnv;
+
+    Source(boolean java, boolean nullEnv) {
+      this.java = java;
+      this.nullEnv = nullEnv;
+    }
+
+    String label() {
+      return (java ? "Java thread" : "C thread, " + (nullEnv ? "attached by weave.h" : "attached by itself"))
+          + (java && nullEnv ? ", NULL env" : "");
+    }
+  }
+
+  @TestFactory
+  Stream<DynamicNode> everyBackend() {
+    return Weave.backends().stream()
+        .map(backend -> dynamicContainer(backend.name(), backend.available() ? tests(backend.name()) : unusable(backend)));
+  }
+
+  private static Stream<DynamicNode> unusable(Backend backend) {
+    return Stream.of(dynamicTest("weave.h with " + backend.name(),
+        () -> Assumptions.abort(backend.name() + " is unusable here: " + backend.unavailabilityReason())));
+  }
+
+  private static Stream<DynamicNode> tests(String backend) {
+    List<DynamicNode> nodes = new ArrayList<>();
+    for (int flavour : new int[] {WeaveJni.TLS, WeaveJni.STATIC}) {
+      for (Source source : Source.values()) {
+        String where = " [" + (flavour == WeaveJni.TLS ? "weave_local" : "static") + " variables, " + source.label() + "]";
+        nodes.add(seed(backend, "seed 1: a thread registers d1 and dies: d1 called once" + where, flavour, source, run -> {
+          run.die(WeaveJni.REGISTER_D1, 1);
+          run.assertCounts(1, 0);
+        }));
+        nodes.add(seed(backend, "seed 2: register and unregister d1 on main and on a thread: no call" + where, flavour, source, run -> {
+          run.main(WeaveJni.REGISTER_UNREGISTER_D1);
+          run.die(WeaveJni.REGISTER_UNREGISTER_D1, 1);
+          run.assertCounts(0, 0);
+        }));
+        nodes.add(seed(backend, "seed 3: a thread registers d2 and dies: d2 called once" + where, flavour, source, run -> {
+          run.die(WeaveJni.REGISTER_D2, 1);
+          run.assertCounts(0, 1);
+        }));
+        nodes.add(seed(backend, "seed 4: unregister returns whether there was a registration" + where, flavour, source, run -> {
+          run.main(WeaveJni.SEED_4_MAIN);
+          run.die(WeaveJni.REGISTER_UNREGISTER_D2, 1);
+          run.assertCounts(0, 0);
+        }));
+        nodes.add(seed(backend, "seed 5: d1, d2, d1, d2, unregister d1: d2 called twice, d1 never" + where, flavour, source, run -> {
+          run.die(WeaveJni.D1_D2_D1_D2_UNREGISTER_D1, 1);
+          run.assertCounts(0, 2);
+        }));
+        nodes.add(seed(backend, "seed 6: d1, d1, r1: destructors run in registration order" + where, flavour, source, run -> {
+          run.die(WeaveJni.D1_D1_R1, 1);
+          run.assertCounts(100, 0);
+        }));
+        nodes.add(seed(backend, "seed 7: ten threads each register d1 and die: ten calls" + where, flavour, source, run -> {
+          run.die(WeaveJni.REGISTER_D1, 10);
+          run.assertCounts(10, 0);
+        }));
+      }
+    }
+    nodes.add(test(backend, "weave.h's registrations are the registry's, and the other way round", () -> sameRegistrations(backend)));
+    for (int where : new int[] {WeaveJni.HERE, WeaveJni.HERE_NULL_ENV, WeaveJni.C_THREAD_NULL_ENV}) {
+      String label = where == WeaveJni.HERE ? "" : where == WeaveJni.HERE_NULL_ENV ? " (NULL env)" : " (C thread, NULL env)";
+      nodes.add(test(backend, "NULL var or fn: IllegalArgumentException pending" + label, () -> badInput(where)));
+    }
+    nodes.add(test(backend, "an exception already pending: nothing done, it stays pending", WeaveHSeedTest::pendingException));
+    nodes.add(test(backend, "a virtual thread: IllegalStateException pending", WeaveHSeedTest::virtualThread));
+    return nodes.stream();
+  }
+
+  @FunctionalInterface
+  interface Check {
+    void run(Run run) throws Exception;
+  }
+
+  private static DynamicNode seed(String backend, String name, int flavour, Source source, Check check) {
+    return test(backend, name, () -> {
+      Run run = new Run(flavour, source);
+      try {
+        check.run(run);
+      } finally {
+        WeaveJni.step(flavour, WeaveJni.CLEANUP, false);
+      }
+    });
+  }
+
+  /** A test that runs with -Dweave.backend=backend and fresh counts. */
+  private static DynamicNode test(String backend, String name, Executable body) {
+    return dynamicTest(name, () -> {
+      String previous = System.getProperty(Weave.BACKEND_PROPERTY);
+      System.setProperty(Weave.BACKEND_PROPERTY, backend);
+      try {
+        assertEquals(backend, Weave.registry().backendName());
+        WeaveJni.reset();
+        body.execute();
+      } finally {
+        if (previous == null) {
+          System.clearProperty(Weave.BACKEND_PROPERTY);
+        } else {
+          System.setProperty(Weave.BACKEND_PROPERTY, previous);
+        }
+      }
+    });
+  }
+
+  /** One case's run: its flavour of variables, where its dying threads come from, their count. */
+  static final class Run {
+    final int flavour;
+    final Source source;
+    int deaths;
+
+    Run(int flavour, Source source) {
+      this.flavour = flavour;
+      this.source = source;
+    }
+
+    /** A step on the test's own thread, which does not die. */
+    void main(int step) {
+      WeaveJni.step(flavour, step, source.nullEnv);
+    }
+
+    /** {@code threads} threads run {@code step}, register done and die; waits for their done. */
+    void die(int step, int threads) throws InterruptedException {
+      if (source.java) {
+        dieOnJavaThreads(step, threads);
+      } else {
+        assertNull(WeaveJni.runInCThreads(flavour, step, threads, source.nullEnv));
+        if (source.nullEnv) {
+          assertFalse(WeaveHeaderTest.attachedThreadsAlive(), "a thread weave.h attached is still attached after it ended");
+        }
+      }
+      deaths += threads;
+      assertTrue(WeaveJni.awaitDone(deaths, TIMEOUT.toMillis()),
+          "the dying threads' destructors did not run within " + TIMEOUT + "; counts " + counts());
+    }
+
+    private void dieOnJavaThreads(int step, int threads) throws InterruptedException {
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      List<Thread> started = new ArrayList<>();
+      for (int i = 0; i < threads; i++) {
+        Thread thread = new Thread(() -> {
+          try {
+            WeaveJni.step(flavour, step, source.nullEnv);
+            WeaveJni.step(flavour, WeaveJni.REGISTER_DONE, source.nullEnv);
+          } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+          }
+        }, "weave-jni-dying-" + i);
+        thread.start();
+        started.add(thread);
+      }
+      for (Thread thread : started) {
+        thread.join(TIMEOUT.toMillis());
+        assertFalse(thread.isAlive(), thread.getName() + " did not end within " + TIMEOUT);
+      }
+      if (failure.get() != null) {
+        throw new AssertionError("a dying thread failed: " + failure.get(), failure.get());
+      }
+    }
+
+    void assertCounts(int d1, int d2) {
+      int[] counts = WeaveJni.counts();
+      String all = counts();
+      assertEquals(0, counts[2], "d1 called with another value than its variable's: " + all);
+      assertEquals(0, counts[3], "d2 called with another value than its variable's: " + all);
+      assertEquals(d1, counts[0], "d1's count: " + all);
+      assertEquals(d2, counts[1], "d2's count: " + all);
+      assertEquals(deaths, counts[4], "done's count: " + all);
+    }
+
+    static String counts() {
+      int[] c = WeaveJni.counts();
+      return String.format(Locale.ROOT, "d1=%d d2=%d d1 wrong=%d d2 wrong=%d done=%d", c[0], c[1], c[2], c[3], c[4]);
+    }
+  }
+
+  /** DESIGN: a registration is keyed by its variable, whichever way it was made. */
+  private static void sameRegistrations(String backend) {
+    long variable = WeaveJni.variable(WeaveJni.TLS, 1);
+    List<String> others = Weave.backends().stream()
+        .filter(b -> b.available() && !b.name().equals(backend))
+        .map(Backend::name)
+        .collect(Collectors.toList());
+    WeaveJni.step(WeaveJni.TLS, WeaveJni.REGISTER_D1, false);
+    for (String other : others) {
+      assertFalse(Weave.registry(other).unregister(variable), "the " + other + " backend has weave.h's registration");
+    }
+    assertTrue(Weave.registry(backend).unregister(variable), "the registry lacks weave.h's registration");
+    int[] found = {-1};
+    Throwable[] pending = new Throwable[1];
+    assertEquals(WeaveJni.WEAVE_OK, WeaveJni.tryUnregister(WeaveJni.HERE, false, found, pending));
+    assertEquals(0, found[0], "weave.h still finds the registration the registry removed");
+
+    Weave.registry(backend).registerNative(variable, WeaveJni.destructor(1));
+    assertEquals(WeaveJni.WEAVE_OK, WeaveJni.tryUnregister(WeaveJni.HERE, false, found, pending), String.valueOf(pending[0]));
+    assertEquals(1, found[0], "weave.h does not find the registry's registration");
+    assertNull(pending[0]);
+  }
+
+  private static void badInput(int where) {
+    Throwable[] pending = new Throwable[1];
+    assertEquals(WeaveJni.WEAVE_ERROR_ARGUMENT, WeaveJni.tryRegister(where, true, false, pending));
+    assertInstanceOf(IllegalArgumentException.class, pending[0]);
+    assertTrue(pending[0].getMessage().contains("var is NULL"), pending[0].getMessage());
+
+    pending[0] = null;
+    assertEquals(WeaveJni.WEAVE_ERROR_ARGUMENT, WeaveJni.tryRegister(where, false, true, pending));
+    assertInstanceOf(IllegalArgumentException.class, pending[0]);
+    assertTrue(pending[0].getMessage().contains("fn is NULL"), pending[0].getMessage());
+
+    pending[0] = null;
+    int[] found = {-1};
+    assertEquals(WeaveJni.WEAVE_ERROR_ARGUMENT, WeaveJni.tryUnregister(where, true, found, pending));
+    assertInstanceOf(IllegalArgumentException.class, pending[0]);
+    assertTrue(pending[0].getMessage().contains("var is NULL"), pending[0].getMessage());
+    assertEquals(0, found[0], "*unregistered after a failure");
+
+    // Nothing was registered by the failed calls (on this thread; a C thread's die with it).
+    pending[0] = null;
+    assertEquals(WeaveJni.WEAVE_OK, WeaveJni.tryUnregister(WeaveJni.HERE, false, found, pending), String.valueOf(pending[0]));
+    assertEquals(0, found[0]);
+  }
+
+  private static void pendingException() {
+    Throwable[] pending = new Throwable[1];
+    assertEquals(WeaveJni.WEAVE_ERROR_JAVA, WeaveJni.registerOverPendingException(pending));
+    assertInstanceOf(IllegalStateException.class, pending[0]);
+    assertEquals("pending before weave_register_destructor", pending[0].getMessage());
+    int[] found = {-1};
+    pending[0] = null;
+    assertEquals(WeaveJni.WEAVE_OK, WeaveJni.tryUnregister(WeaveJni.HERE, false, found, pending), String.valueOf(pending[0]));
+    assertEquals(0, found[0], "registered although an exception was pending");
+  }
+
+  private static void virtualThread() throws Exception {
+    Method ofVirtual;
+    try {
+      ofVirtual = Thread.class.getMethod("ofVirtual");
+    } catch (NoSuchMethodException e) {
+      Assumptions.abort("no virtual threads before Java 21");
+      return;
+    }
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Runnable body = () -> {
+      try {
+        for (int where : new int[] {WeaveJni.HERE, WeaveJni.HERE_NULL_ENV}) {
+          Throwable[] pending = new Throwable[1];
+          assertEquals(WeaveJni.WEAVE_ERROR_JAVA, WeaveJni.tryRegister(where, false, false, pending));
+          assertInstanceOf(IllegalStateException.class, pending[0]);
+          assertTrue(pending[0].getMessage().contains("virtual thread"), pending[0].getMessage());
+        }
+      } catch (Throwable t) {
+        failure.set(t);
+      }
+    };
+    Object builder = ofVirtual.invoke(null);
+    Thread thread = (Thread) Class.forName("java.lang.Thread$Builder").getMethod("start", Runnable.class).invoke(builder, body);
+    thread.join(TIMEOUT.toMillis());
+    assertFalse(thread.isAlive());
+    if (failure.get() != null) {
+      throw new AssertionError(failure.get());
+    }
+  }
+}

@@ -1,0 +1,90 @@
+package dev.weave.jni;
+
+/**
+ * The natives of the JNI test library ({@code src/test/native/weave_jni_test.c}), which calls
+ * weave.h. No weave class is used here, so that {@link NoWeaveProbe} can load it without weave.
+ */
+final class WeaveJni {
+  /** The system property with the library's path, set by Surefire. */
+  static final String LIBRARY_PROPERTY = "weave.jni.test.library";
+
+  // Flavours of variables.
+  static final int TLS = 0;
+  static final int STATIC = 1;
+
+  // Steps, as in the C file.
+  static final int REGISTER_D1 = 0;
+  static final int REGISTER_D2 = 1;
+  static final int REGISTER_UNREGISTER_D1 = 2;
+  static final int REGISTER_UNREGISTER_D2 = 3;
+  static final int SEED_4_MAIN = 4;
+  static final int D1_D2_D1_D2_UNREGISTER_D1 = 5;
+  static final int D1_D1_R1 = 6;
+  static final int REGISTER_DONE = 7;
+  static final int CLEANUP = 8;
+
+  // Where tryRegister and tryUnregister call weave.h.
+  static final int HERE = 0;
+  static final int HERE_NULL_ENV = 1;
+  static final int C_THREAD_NULL_ENV = 2;
+
+  // weave.h's return values.
+  static final int WEAVE_OK = 0;
+  static final int WEAVE_ERROR_ARGUMENT = 1;
+  static final int WEAVE_ERROR_JAVA = 2;
+
+  static final String ATTACHED_THREAD_NAME = "weave-attached-native-thread";
+
+  static {
+    String library = System.getProperty(LIBRARY_PROPERTY);
+    if (library == null) {
+      throw new IllegalStateException(
+          "-D" + LIBRARY_PROPERTY + " is unset: run the tests with Maven, which builds the library");
+    }
+    System.load(library);
+  }
+
+  private WeaveJni() {}
+
+  /** Zeroes the counts and sets the static variables to their sentinels. */
+  static native void reset();
+
+  /** Runs a step on the calling thread; throws AssertionError saying what went wrong. */
+  static native void step(int flavour, int step, boolean nullEnv);
+
+  /**
+   * Runs {@code step} then {@link #REGISTER_DONE} on {@code threads} threads created in C, joins
+   * them in C. Each attaches itself and detaches before it exits, or, with {@code nullEnv}, leaves
+   * attaching (and detaching) to weave.h.
+   *
+   * @return null, or what went wrong
+   */
+  static native String runInCThreads(int flavour, int step, int threads, boolean nullEnv);
+
+  /** @return d1's count, d2's count, d1's and d2's calls with a wrong value, done's count */
+  static native int[] counts();
+
+  /** Waits, up to the timeout, until done has been called {@code count} times. */
+  static native boolean awaitDone(int count, long timeoutMillis);
+
+  /** @return the address of the calling thread's variable 1, 2 or 3 (done's) of a flavour */
+  static native long variable(int flavour, int which);
+
+  /** @return the address of destructor 1, 2, 3 (r1) or 4 (done) */
+  static native long destructor(int which);
+
+  /** Registers d1 on the TLS variable 1 (or NULL); puts a pending exception in pending[0]. */
+  static native int tryRegister(int where, boolean nullVar, boolean nullFn, Throwable[] pending);
+
+  /** Unregisters the TLS variable 1 (or NULL); found[0] is weave.h's *unregistered. */
+  static native int tryUnregister(int where, boolean nullVar, int[] found, Throwable[] pending);
+
+  /** weave_init(env): looks dev.weave.Weave up with this class's loader; pending[0] as above. */
+  static native int init(Throwable[] pending);
+
+  /** Throws, then calls weave_register_destructor; puts the pending exception in pending[0]. */
+  static native int registerOverPendingException(Throwable[] pending);
+
+  /** On a thread created in C, weave_env(): the Java thread's name and "daemon=..." */
+  static native String attachedThreadName();
+}

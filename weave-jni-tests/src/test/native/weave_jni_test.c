@@ -1,0 +1,577 @@
+/*
+ * The JNI test library of weave.h: ft_utils' _test_weave.c cases, ported. Destructor 1 and 2 count
+ * the calls that get their own variable's value (a sentinel's address); reset destructor r1 sets
+ * destructor 1's count to 100, which proves the order; the done destructor, registered last on a
+ * dying thread, runs after all of that thread's others and wakes the test (no sleeping).
+ *
+ * The variables come in two flavours: weave_local (_Thread_local) ones, one per thread, and plain
+ * static ones, shared by every thread (each thread's registration on them is its own).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "weave.h"
+
+/* Keep in step with WeaveJni.java. */
+enum { FLAVOUR_TLS = 0, FLAVOUR_STATIC = 1 };
+enum {
+  STEP_REGISTER_D1 = 0,
+  STEP_REGISTER_D2 = 1,
+  STEP_REGISTER_UNREGISTER_D1 = 2,
+  STEP_REGISTER_UNREGISTER_D2 = 3,
+  STEP_SEED_4_MAIN = 4,
+  STEP_D1_D2_D1_D2_UNREGISTER_D1 = 5,
+  STEP_D1_D1_R1 = 6,
+  STEP_REGISTER_DONE = 7,
+  STEP_CLEANUP = 8
+};
+enum { WHERE_HERE = 0, WHERE_HERE_NULL_ENV = 1, WHERE_C_THREAD_NULL_ENV = 2 };
+
+#define MAX_THREADS 32
+#define ERROR_SIZE 1024
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed;
+static int called_1, called_2, wrong_1, wrong_2, done_count;
+
+static int sentinel_1 = 0x12345678;
+static int sentinel_2 = 0x07654321;
+
+static weave_local void *tls_1 = NULL;
+static weave_local void *tls_2 = NULL;
+static weave_local void *tls_done = NULL;
+static void *static_1 = NULL;
+static void *static_2 = NULL;
+static void *static_done = NULL;
+
+/* ---- destructors: no JVM calls in here ----------------------------------------------------- */
+
+static void destructor_1(void *value) {
+  pthread_mutex_lock(&lock);
+  if (value == &sentinel_1) {
+    called_1++;
+  } else {
+    wrong_1++;
+  }
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+}
+
+static void destructor_2(void *value) {
+  pthread_mutex_lock(&lock);
+  if (value == &sentinel_2) {
+    called_2++;
+  } else {
+    wrong_2++;
+  }
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+}
+
+static void reset_1(void *value) {
+  (void)value;
+  pthread_mutex_lock(&lock);
+  called_1 = 100;
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+}
+
+static void done(void *value) {
+  (void)value;
+  pthread_mutex_lock(&lock);
+  done_count++;
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+struct variables {
+  void **v1, **v2, **done;
+};
+
+/* The calling thread's variables of a flavour; sets them to their sentinels. */
+static struct variables variables_of(int flavour) {
+  struct variables v;
+  if (flavour == FLAVOUR_TLS) {
+    v.v1 = &tls_1;
+    v.v2 = &tls_2;
+    v.done = &tls_done;
+  } else {
+    v.v1 = &static_1;
+    v.v2 = &static_2;
+    v.done = &static_done;
+  }
+  if (flavour == FLAVOUR_TLS) { /* the statics are set once, by reset, before any thread starts */
+    *v.v1 = &sentinel_1;
+    *v.v2 = &sentinel_2;
+  }
+  return v;
+}
+
+/* Appends "text" and, if a Java exception is pending on this thread, its toString(), clearing it. */
+static void fail(JNIEnv *env, char *error, const char *format, ...) {
+  size_t used = strlen(error);
+  va_list args;
+  va_start(args, format);
+  vsnprintf(error + used, ERROR_SIZE - used, format, args);
+  va_end(args);
+  if (env == NULL) {
+    env = weave_env();
+  }
+  if (env != NULL && (*env)->ExceptionCheck(env)) {
+    jthrowable pending = (*env)->ExceptionOccurred(env);
+    jclass object;
+    jmethodID to_string;
+    jstring text = NULL;
+    (*env)->ExceptionClear(env);
+    object = (*env)->FindClass(env, "java/lang/Object");
+    to_string = object == NULL ? NULL : (*env)->GetMethodID(env, object, "toString", "()Ljava/lang/String;");
+    if (to_string != NULL) {
+      text = (jstring)(*env)->CallObjectMethod(env, pending, to_string);
+    }
+    if (text != NULL) {
+      const char *chars = (*env)->GetStringUTFChars(env, text, NULL);
+      used = strlen(error);
+      snprintf(error + used, ERROR_SIZE - used, " [pending: %s]", chars == NULL ? "?" : chars);
+      if (chars != NULL) {
+        (*env)->ReleaseStringUTFChars(env, text, chars);
+      }
+      (*env)->DeleteLocalRef(env, text);
+    }
+    (*env)->ExceptionClear(env);
+    if (object != NULL) {
+      (*env)->DeleteLocalRef(env, object);
+    }
+    (*env)->DeleteLocalRef(env, pending);
+  }
+}
+
+static int reg(JNIEnv *env, void **var, weave_destructor_t fn, const char *what, char *error) {
+  int status = weave_register_destructor(env, var, fn);
+  if (status != WEAVE_OK) {
+    fail(env, error, "weave_register_destructor(%s) returned %d", what, status);
+    return -1;
+  }
+  return 0;
+}
+
+static int unreg(JNIEnv *env, void **var, int expected, const char *what, char *error) {
+  int found = -1;
+  int status = weave_unregister_destructor(env, var, &found);
+  if (status != WEAVE_OK) {
+    fail(env, error, "weave_unregister_destructor(%s) returned %d", what, status);
+    return -1;
+  }
+  if (found != expected) {
+    fail(env, error, "weave_unregister_destructor(%s) found %d, expected %d", what, found, expected);
+    return -1;
+  }
+  return 0;
+}
+
+#define REG(var, fn) \
+  if (reg(env, v.var, fn, #fn " on " #var, error) != 0) return -1
+#define UNREG(var, expected, what) \
+  if (unreg(env, v.var, expected, what, error) != 0) return -1
+
+/* Runs one step of a case on the calling thread. 0, or -1 with a message in error. */
+static int run_step(JNIEnv *env, int flavour, int step, char *error) {
+  struct variables v = variables_of(flavour);
+  int ignored;
+  switch (step) {
+    case STEP_REGISTER_D1:
+      REG(v1, destructor_1);
+      return 0;
+    case STEP_REGISTER_D2:
+      REG(v2, destructor_2);
+      return 0;
+    case STEP_REGISTER_UNREGISTER_D1:
+      REG(v1, destructor_1);
+      UNREG(v1, 1, "unregister d1 after registering it");
+      return 0;
+    case STEP_REGISTER_UNREGISTER_D2:
+      REG(v2, destructor_2);
+      UNREG(v2, 1, "unregister d2 after registering it");
+      return 0;
+    case STEP_SEED_4_MAIN:
+      REG(v2, destructor_2);
+      REG(v2, destructor_2);
+      UNREG(v2, 1, "first unregister of two registrations of d2");
+      UNREG(v2, 0, "second unregister: the first removed both");
+      UNREG(v2, 0, "third unregister");
+      REG(v2, destructor_2);
+      UNREG(v2, 1, "unregister after registering d2 again");
+      UNREG(v1, 0, "unregister d1's variable, which has no registration");
+      return 0;
+    case STEP_D1_D2_D1_D2_UNREGISTER_D1:
+      REG(v1, destructor_1);
+      REG(v2, destructor_2);
+      REG(v1, destructor_1);
+      REG(v2, destructor_2);
+      UNREG(v1, 1, "unregister d1 after d1, d2, d1, d2");
+      return 0;
+    case STEP_D1_D1_R1:
+      REG(v1, destructor_1);
+      REG(v1, destructor_1);
+      REG(v1, reset_1);
+      return 0;
+    case STEP_REGISTER_DONE:
+      REG(done, done);
+      return 0;
+    case STEP_CLEANUP:
+      weave_unregister_destructor(env, v.v1, &ignored);
+      weave_unregister_destructor(env, v.v2, &ignored);
+      weave_unregister_destructor(env, v.done, &ignored);
+      if (env != NULL && (*env)->ExceptionCheck(env)) {
+        fail(env, error, "cleanup");
+        return -1;
+      }
+      return 0;
+    default:
+      fail(env, error, "no step %d", step);
+      return -1;
+  }
+}
+
+static void throw_assertion(JNIEnv *env, const char *message) {
+  jclass type = (*env)->FindClass(env, "java/lang/AssertionError");
+  if (type != NULL) {
+    (*env)->ThrowNew(env, type, message);
+    (*env)->DeleteLocalRef(env, type);
+  }
+}
+
+static JavaVM *java_vm;
+
+JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
+  pthread_condattr_t attributes;
+  (void)reserved;
+  java_vm = vm;
+  if (pthread_condattr_init(&attributes) != 0 ||
+      pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC) != 0 ||
+      pthread_cond_init(&changed, &attributes) != 0) {
+    return JNI_ERR;
+  }
+  pthread_condattr_destroy(&attributes);
+  return JNI_VERSION_1_6;
+}
+
+/* ---- threads created in C ------------------------------------------------------------------ */
+
+struct job {
+  int flavour, step, null_env;
+  pthread_t thread;
+  int started;
+  char error[ERROR_SIZE];
+};
+
+/*
+ * A thread created in C: attaches itself and detaches before it exits (the usual JNI way), or,
+ * with null_env, calls weave.h with a NULL env and lets the header attach it (and detach it at
+ * exit). Either way, the done destructor goes last.
+ */
+static void *job_main(void *argument) {
+  struct job *job = (struct job *)argument;
+  JNIEnv *env = NULL;
+  if (!job->null_env) {
+    if ((*java_vm)->AttachCurrentThread(java_vm, (void **)&env, NULL) != JNI_OK) {
+      snprintf(job->error, ERROR_SIZE, "AttachCurrentThread failed");
+      return NULL;
+    }
+  }
+  if (run_step(env, job->flavour, job->step, job->error) == 0) {
+    run_step(env, job->flavour, STEP_REGISTER_DONE, job->error);
+  }
+  if (!job->null_env) {
+    (*java_vm)->DetachCurrentThread(java_vm);
+  }
+  return NULL;
+}
+
+/* ---- JNI entry points of dev.weave.jni.WeaveJni --------------------------------------------- */
+
+JNIEXPORT void JNICALL Java_dev_weave_jni_WeaveJni_reset(JNIEnv *env, jclass cls) {
+  (void)env;
+  (void)cls;
+  pthread_mutex_lock(&lock);
+  called_1 = called_2 = wrong_1 = wrong_2 = done_count = 0;
+  static_1 = &sentinel_1;
+  static_2 = &sentinel_2;
+  static_done = NULL;
+  pthread_mutex_unlock(&lock);
+}
+
+JNIEXPORT void JNICALL Java_dev_weave_jni_WeaveJni_step(
+    JNIEnv *env, jclass cls, jint flavour, jint step, jboolean null_env) {
+  char error[ERROR_SIZE] = "";
+  (void)cls;
+  if (run_step(null_env ? NULL : env, flavour, step, error) != 0) {
+    throw_assertion(env, error);
+  }
+}
+
+JNIEXPORT jstring JNICALL Java_dev_weave_jni_WeaveJni_runInCThreads(
+    JNIEnv *env, jclass cls, jint flavour, jint step, jint threads, jboolean null_env) {
+  static struct job jobs[MAX_THREADS];
+  static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+  char errors[ERROR_SIZE * 2] = "";
+  jstring result = NULL;
+  int i;
+  (void)cls;
+  if (threads < 1 || threads > MAX_THREADS) {
+    throw_assertion(env, "runInCThreads: 1 to 32 threads");
+    return NULL;
+  }
+  pthread_mutex_lock(&jobs_lock);
+  for (i = 0; i < threads; i++) {
+    struct job *job = &jobs[i];
+    int status;
+    memset(job, 0, sizeof *job);
+    job->flavour = flavour;
+    job->step = step;
+    job->null_env = null_env;
+    status = pthread_create(&job->thread, NULL, job_main, job);
+    job->started = status == 0;
+    if (status != 0) {
+      snprintf(job->error, ERROR_SIZE, "pthread_create: %s", strerror(status));
+    }
+  }
+  for (i = 0; i < threads; i++) { /* returns after the thread's key destructors: weave's too */
+    if (jobs[i].started) {
+      pthread_join(jobs[i].thread, NULL);
+    }
+  }
+  for (i = 0; i < threads; i++) {
+    if (jobs[i].error[0] != '\0') {
+      size_t used = strlen(errors);
+      snprintf(errors + used, sizeof errors - used, "%sthread %d: %s", used ? "; " : "", i, jobs[i].error);
+    }
+  }
+  pthread_mutex_unlock(&jobs_lock);
+  if (errors[0] != '\0') {
+    result = (*env)->NewStringUTF(env, errors);
+  }
+  return result;
+}
+
+JNIEXPORT jintArray JNICALL Java_dev_weave_jni_WeaveJni_counts(JNIEnv *env, jclass cls) {
+  jint values[5];
+  jintArray result;
+  (void)cls;
+  pthread_mutex_lock(&lock);
+  values[0] = called_1;
+  values[1] = called_2;
+  values[2] = wrong_1;
+  values[3] = wrong_2;
+  values[4] = done_count;
+  pthread_mutex_unlock(&lock);
+  result = (*env)->NewIntArray(env, 5);
+  if (result != NULL) {
+    (*env)->SetIntArrayRegion(env, result, 0, 5, values);
+  }
+  return result;
+}
+
+JNIEXPORT jboolean JNICALL Java_dev_weave_jni_WeaveJni_awaitDone(
+    JNIEnv *env, jclass cls, jint count, jlong timeout_millis) {
+  struct timespec deadline;
+  int reached;
+  (void)env;
+  (void)cls;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += (time_t)(timeout_millis / 1000);
+  deadline.tv_nsec += (long)(timeout_millis % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&lock);
+  while (done_count < count) {
+    if (pthread_cond_timedwait(&changed, &lock, &deadline) == ETIMEDOUT) {
+      break;
+    }
+  }
+  reached = done_count >= count;
+  pthread_mutex_unlock(&lock);
+  return reached ? JNI_TRUE : JNI_FALSE;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_weave_jni_WeaveJni_variable(JNIEnv *env, jclass cls, jint flavour, jint which) {
+  struct variables v = variables_of(flavour);
+  (void)env;
+  (void)cls;
+  return (jlong)(intptr_t)(which == 1 ? v.v1 : which == 2 ? v.v2 : v.done);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_weave_jni_WeaveJni_destructor(JNIEnv *env, jclass cls, jint which) {
+  weave_destructor_t fn = which == 1 ? destructor_1 : which == 2 ? destructor_2 : which == 3 ? reset_1 : done;
+  (void)env;
+  (void)cls;
+  return (jlong)(intptr_t)fn;
+}
+
+/* ---- bad input, pending exceptions, attaching ----------------------------------------------- */
+
+struct attempt {
+  int unregister, null_var, null_fn;
+  int status, found;
+  jobject pending; /* a global reference, or NULL */
+};
+
+static void attempt_run(JNIEnv *env, struct attempt *a) {
+  void **var = a->null_var ? NULL : &tls_1;
+  weave_destructor_t fn = a->null_fn ? NULL : destructor_1;
+  JNIEnv *current;
+  tls_1 = &sentinel_1;
+  a->found = -1;
+  a->status = a->unregister ? weave_unregister_destructor(env, var, &a->found)
+                            : weave_register_destructor(env, var, fn);
+  current = env != NULL ? env : weave_env();
+  if (current != NULL && (*current)->ExceptionCheck(current)) {
+    jthrowable pending = (*current)->ExceptionOccurred(current);
+    (*current)->ExceptionClear(current);
+    a->pending = (*current)->NewGlobalRef(current, pending);
+    (*current)->DeleteLocalRef(current, pending);
+  }
+}
+
+static void *attempt_main(void *argument) {
+  attempt_run(NULL, (struct attempt *)argument);
+  return NULL;
+}
+
+static jint attempt(JNIEnv *env, jint where, struct attempt *a, jobjectArray pending) {
+  a->pending = NULL;
+  if (where == WHERE_C_THREAD_NULL_ENV) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, attempt_main, a) != 0) {
+      throw_assertion(env, "pthread_create failed");
+      return -1;
+    }
+    pthread_join(thread, NULL);
+  } else {
+    attempt_run(where == WHERE_HERE_NULL_ENV ? NULL : env, a);
+  }
+  if (a->pending != NULL) {
+    jobject local = (*env)->NewLocalRef(env, a->pending);
+    (*env)->DeleteGlobalRef(env, a->pending);
+    (*env)->SetObjectArrayElement(env, pending, 0, local);
+    (*env)->DeleteLocalRef(env, local);
+  }
+  return a->status;
+}
+
+JNIEXPORT jint JNICALL Java_dev_weave_jni_WeaveJni_tryRegister(
+    JNIEnv *env, jclass cls, jint where, jboolean null_var, jboolean null_fn, jobjectArray pending) {
+  struct attempt a;
+  (void)cls;
+  memset(&a, 0, sizeof a);
+  a.null_var = null_var;
+  a.null_fn = null_fn;
+  return attempt(env, where, &a, pending);
+}
+
+JNIEXPORT jint JNICALL Java_dev_weave_jni_WeaveJni_tryUnregister(
+    JNIEnv *env, jclass cls, jint where, jboolean null_var, jintArray found, jobjectArray pending) {
+  struct attempt a;
+  jint status, value;
+  (void)cls;
+  memset(&a, 0, sizeof a);
+  a.unregister = 1;
+  a.null_var = null_var;
+  status = attempt(env, where, &a, pending);
+  value = a.found;
+  (*env)->SetIntArrayRegion(env, found, 0, 1, &value);
+  return status;
+}
+
+JNIEXPORT jint JNICALL Java_dev_weave_jni_WeaveJni_registerOverPendingException(
+    JNIEnv *env, jclass cls, jobjectArray pending) {
+  jclass type = (*env)->FindClass(env, "java/lang/IllegalStateException");
+  jthrowable thrown;
+  int status;
+  (void)cls;
+  if (type == NULL) {
+    return -1;
+  }
+  (*env)->ThrowNew(env, type, "pending before weave_register_destructor");
+  (*env)->DeleteLocalRef(env, type);
+  tls_1 = &sentinel_1;
+  status = weave_register_destructor(env, &tls_1, destructor_1);
+  thrown = (*env)->ExceptionOccurred(env);
+  (*env)->ExceptionClear(env);
+  (*env)->SetObjectArrayElement(env, pending, 0, thrown);
+  return status;
+}
+
+JNIEXPORT jint JNICALL Java_dev_weave_jni_WeaveJni_init(JNIEnv *env, jclass cls, jobjectArray pending) {
+  int status = weave_init(env);
+  (void)cls;
+  if ((*env)->ExceptionCheck(env)) {
+    jthrowable thrown = (*env)->ExceptionOccurred(env);
+    (*env)->ExceptionClear(env);
+    (*env)->SetObjectArrayElement(env, pending, 0, thrown);
+    (*env)->DeleteLocalRef(env, thrown);
+  }
+  return status;
+}
+
+struct attached {
+  char text[256];
+};
+
+/* On a new C thread: weave_env() attaches it; reports the Java thread's name and daemon flag. */
+static void *attached_main(void *argument) {
+  struct attached *result = (struct attached *)argument;
+  JNIEnv *env = weave_env();
+  jclass thread_type;
+  jmethodID current_thread, get_name, is_daemon;
+  jobject thread;
+  jstring name;
+  const char *chars;
+  JNIEnv *again = NULL;
+  if (env == NULL) {
+    snprintf(result->text, sizeof result->text, "weave_env() returned NULL");
+    return NULL;
+  }
+  if ((*java_vm)->GetEnv(java_vm, (void **)&again, JNI_VERSION_1_6) != JNI_OK || again != env ||
+      weave_env() != env) {
+    snprintf(result->text, sizeof result->text, "weave_env() gave another env the second time");
+    return NULL;
+  }
+  thread_type = (*env)->FindClass(env, "java/lang/Thread");
+  current_thread = (*env)->GetStaticMethodID(env, thread_type, "currentThread", "()Ljava/lang/Thread;");
+  get_name = (*env)->GetMethodID(env, thread_type, "getName", "()Ljava/lang/String;");
+  is_daemon = (*env)->GetMethodID(env, thread_type, "isDaemon", "()Z");
+  thread = (*env)->CallStaticObjectMethod(env, thread_type, current_thread);
+  name = (jstring)(*env)->CallObjectMethod(env, thread, get_name);
+  chars = (*env)->GetStringUTFChars(env, name, NULL);
+  snprintf(result->text, sizeof result->text, "%s daemon=%s", chars,
+           (*env)->CallBooleanMethod(env, thread, is_daemon) ? "true" : "false");
+  (*env)->ReleaseStringUTFChars(env, name, chars);
+  (*env)->DeleteLocalRef(env, name);
+  (*env)->DeleteLocalRef(env, thread);
+  (*env)->DeleteLocalRef(env, thread_type);
+  return NULL; /* no DetachCurrentThread: weave.h's key detaches the thread as it exits */
+}
+
+JNIEXPORT jstring JNICALL Java_dev_weave_jni_WeaveJni_attachedThreadName(JNIEnv *env, jclass cls) {
+  struct attached result;
+  pthread_t thread;
+  (void)cls;
+  memset(&result, 0, sizeof result);
+  if (pthread_create(&thread, NULL, attached_main, &result) != 0) {
+    throw_assertion(env, "pthread_create failed");
+    return NULL;
+  }
+  pthread_join(thread, NULL);
+  return (*env)->NewStringUTF(env, result.text);
+}
