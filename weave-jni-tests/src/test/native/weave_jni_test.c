@@ -575,3 +575,332 @@ JNIEXPORT jstring JNICALL Java_dev_weave_jni_WeaveJni_attachedThreadName(JNIEnv 
   pthread_join(thread, NULL);
   return (*env)->NewStringUTF(env, result.text);
 }
+
+/* ---- a thread created in C that detaches and attaches again --------------------------------- */
+
+/*
+ * weave keeps an OS thread's cells and registrations with the thread (its pthread keys), not with
+ * its java.lang.Thread: a thread that detaches and attaches again (a new Thread) keeps them. The
+ * reattach destructors record, in order, which of them ran and with which value; the Java side
+ * (reattachRecord) records into the same list, so the order across Java and C is seen.
+ */
+
+/* Keep in step with WeaveJni.java. */
+enum { REATTACH_EARLY = 0, REATTACH_V1 = 1, REATTACH_V2 = 2, REATTACH_V3 = 3 };
+enum { RECORD_D1 = 1, RECORD_D2 = 2, RECORD_D3 = 3, RECORD_DONE = 4, RECORD_JAVA = 5 };
+
+#define REATTACH_MAX_CALLS 16
+
+static int reattach_value_early = 0x0ea71;
+static int reattach_value_1 = 0x1;
+static int reattach_value_2 = 0x2;
+static int reattach_value_3 = 0x3;
+
+static weave_local void *reattach_1 = NULL;
+static weave_local void *reattach_2 = NULL;
+static weave_local void *reattach_3 = NULL;
+static weave_local void *reattach_done = NULL;
+
+/* Guarded by lock; changes are broadcast on changed. */
+static int reattach_calls;
+static int reattach_which[REATTACH_MAX_CALLS];
+static void *reattach_values[REATTACH_MAX_CALLS];
+static int reattach_done_seen;
+
+static void reattach_record(int which, void *value) {
+  pthread_mutex_lock(&lock);
+  if (reattach_calls < REATTACH_MAX_CALLS) {
+    reattach_which[reattach_calls] = which;
+    reattach_values[reattach_calls] = value;
+  }
+  reattach_calls++;
+  if (which == RECORD_DONE) {
+    reattach_done_seen = 1;
+  }
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+}
+
+/* No JVM calls in the destructors. */
+static void reattach_d1(void *value) { reattach_record(RECORD_D1, value); }
+static void reattach_d2(void *value) { reattach_record(RECORD_D2, value); }
+static void reattach_d3(void *value) { reattach_record(RECORD_D3, value); }
+static void reattach_done_destructor(void *value) { reattach_record(RECORD_DONE, value); }
+
+static void *reattach_value(int which) {
+  switch (which) {
+    case REATTACH_EARLY: return &reattach_value_early;
+    case REATTACH_V1: return &reattach_value_1;
+    case REATTACH_V2: return &reattach_value_2;
+    case REATTACH_V3: return &reattach_value_3;
+    default: return NULL;
+  }
+}
+
+static weave_destructor_t reattach_destructor(int which) {
+  switch (which) {
+    case RECORD_D1: return reattach_d1;
+    case RECORD_D2: return reattach_d2;
+    case RECORD_D3: return reattach_d3;
+    default: return reattach_done_destructor;
+  }
+}
+
+/* The calls so far, as "d1:v1 d2:v2 done"; the caller holds lock. */
+static void reattach_describe(char *out, size_t size) {
+  static const char *const names[] = {"?", "d1", "d2", "d3", "done", "java"};
+  int i, n = reattach_calls < REATTACH_MAX_CALLS ? reattach_calls : REATTACH_MAX_CALLS;
+  out[0] = '\0';
+  for (i = 0; i < n; i++) {
+    size_t used = strlen(out);
+    int which = reattach_which[i];
+    void *value = reattach_values[i];
+    const char *name = which >= 1 && which <= 5 ? names[which] : names[0];
+    const char *separator = i == 0 ? "" : " ";
+    if (which == RECORD_DONE) {
+      snprintf(out + used, size - used, "%s%s", separator, name);
+    } else if (value == &reattach_value_early) {
+      snprintf(out + used, size - used, "%s%s:v1-early", separator, name);
+    } else if (value == &reattach_value_1 || value == &reattach_value_2 || value == &reattach_value_3) {
+      snprintf(out + used, size - used, "%s%s:v%d", separator, name,
+               value == &reattach_value_1 ? 1 : value == &reattach_value_2 ? 2 : 3);
+    } else {
+      snprintf(out + used, size - used, "%s%s:%p", separator, name, value);
+    }
+  }
+  if (reattach_calls > REATTACH_MAX_CALLS) {
+    size_t used = strlen(out);
+    snprintf(out + used, size - used, " ... (%d calls)", reattach_calls);
+  }
+}
+
+struct reattach_job {
+  int native_registrations;
+  jobject in_first, in_second; /* global references to Runnables, or NULL */
+  int finished;                /* guarded by lock */
+  char error[ERROR_SIZE];
+};
+
+static int reattach_attach(JNIEnv **env, const char *name, struct reattach_job *job) {
+  JavaVMAttachArgs args;
+  args.version = JNI_VERSION_1_6;
+  args.name = (char *)name;
+  args.group = NULL;
+  if ((*java_vm)->AttachCurrentThread(java_vm, (void **)env, &args) != JNI_OK || *env == NULL) {
+    snprintf(job->error, ERROR_SIZE, "AttachCurrentThread (%s) failed", name); /* not fail(): no weave_env() */
+    return -1;
+  }
+  return 0;
+}
+
+static jobject reattach_current_thread(JNIEnv *env) {
+  jclass thread_type = (*env)->FindClass(env, "java/lang/Thread");
+  jmethodID current_thread;
+  jobject thread = NULL;
+  if (thread_type == NULL) {
+    return NULL;
+  }
+  current_thread = (*env)->GetStaticMethodID(env, thread_type, "currentThread", "()Ljava/lang/Thread;");
+  if (current_thread != NULL) {
+    thread = (*env)->CallStaticObjectMethod(env, thread_type, current_thread);
+  }
+  (*env)->DeleteLocalRef(env, thread_type);
+  return thread;
+}
+
+static int reattach_run(JNIEnv *env, jobject runnable, const char *what, char *error) {
+  jclass type;
+  jmethodID run;
+  if (runnable == NULL) {
+    return 0;
+  }
+  type = (*env)->FindClass(env, "java/lang/Runnable");
+  run = type == NULL ? NULL : (*env)->GetMethodID(env, type, "run", "()V");
+  if (run != NULL) {
+    (*env)->CallVoidMethod(env, runnable, run);
+  }
+  if (type != NULL) {
+    (*env)->DeleteLocalRef(env, type);
+  }
+  if ((*env)->ExceptionCheck(env)) {
+    fail(env, error, "the Java code of the %s attachment threw", what);
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * First attachment: (native) d1 on reattach_1, holding v1-early, and d3 on reattach_3; the Java
+ * code inFirst. Detach. Second attachment, a new java.lang.Thread: the Java code inSecond;
+ * (native) d2 on reattach_2, unregister reattach_3 (must find d3), reattach_1 set to v1; done last.
+ * Detach and exit: d1:v1, d2:v2, done must then run, in that order, once each.
+ */
+static void *reattach_main(void *argument) {
+  struct reattach_job *job = (struct reattach_job *)argument;
+  JNIEnv *env = NULL;
+  jobject first_thread = NULL, second_thread = NULL;
+
+  if (reattach_attach(&env, "weave-jni-reattach-first", job) != 0) {
+    goto out;
+  }
+  first_thread = reattach_current_thread(env);
+  if (first_thread == NULL) {
+    fail(env, job->error, "Thread.currentThread() in the first attachment");
+  } else {
+    jobject global = (*env)->NewGlobalRef(env, first_thread);
+    (*env)->DeleteLocalRef(env, first_thread);
+    first_thread = global;
+  }
+  if (job->error[0] == '\0' && job->native_registrations) {
+    reattach_1 = &reattach_value_early;
+    reattach_3 = &reattach_value_3;
+    if (reg(env, &reattach_1, reattach_d1, "d1 in the first attachment", job->error) == 0) {
+      reg(env, &reattach_3, reattach_d3, "d3 in the first attachment", job->error);
+    }
+  }
+  if (job->error[0] == '\0') {
+    reattach_run(env, job->in_first, "first", job->error);
+  }
+  (*java_vm)->DetachCurrentThread(java_vm);
+  env = NULL;
+  if (job->error[0] != '\0') {
+    goto out;
+  }
+
+  if (reattach_attach(&env, "weave-jni-reattach-second", job) != 0) {
+    goto out;
+  }
+  second_thread = reattach_current_thread(env);
+  if (second_thread == NULL) {
+    fail(env, job->error, "Thread.currentThread() in the second attachment");
+  } else if (first_thread != NULL && (*env)->IsSameObject(env, first_thread, second_thread)) {
+    fail(env, job->error, "the second attachment has the first one's java.lang.Thread: nothing was re-attached");
+  }
+  if (job->error[0] == '\0' && job->native_registrations) {
+    int found = -1;
+    reattach_2 = &reattach_value_2;
+    if (reg(env, &reattach_2, reattach_d2, "d2 in the second attachment", job->error) == 0 &&
+        weave_unregister_destructor(env, &reattach_3, &found) != WEAVE_OK) {
+      fail(env, job->error, "weave_unregister_destructor(d3's variable) in the second attachment failed");
+    } else if (job->error[0] == '\0' && found != 1) {
+      fail(env, job->error,
+           "weave_unregister_destructor(d3's variable, registered in the first attachment) in the second "
+           "attachment: unregistered=%d, expected 1",
+           found);
+    }
+    reattach_1 = &reattach_value_1; /* d1 must get the value at death, not at registration */
+  }
+  if (job->error[0] == '\0') {
+    reattach_run(env, job->in_second, "second", job->error);
+  }
+  if (job->error[0] == '\0') {
+    reg(env, &reattach_done, reattach_done_destructor, "done in the second attachment", job->error);
+  }
+  if (first_thread != NULL) {
+    (*env)->DeleteGlobalRef(env, first_thread);
+    first_thread = NULL;
+  }
+  if (second_thread != NULL) {
+    (*env)->DeleteLocalRef(env, second_thread);
+  }
+  (*java_vm)->DetachCurrentThread(java_vm);
+
+out:
+  pthread_mutex_lock(&lock);
+  job->finished = 1;
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+  return NULL; /* the thread's death runs its destructors */
+}
+
+JNIEXPORT jstring JNICALL Java_dev_weave_jni_WeaveJni_reattachInCThread(
+    JNIEnv *env, jclass cls, jboolean native_registrations, jobject in_first, jobject in_second,
+    jlong timeout_millis) {
+  char result[ERROR_SIZE * 3] = "";
+  char calls[ERROR_SIZE];
+  struct reattach_job *job;
+  struct timespec deadline;
+  pthread_t thread;
+  int status, timed_out = 0;
+  (void)cls;
+  job = (struct reattach_job *)calloc(1, sizeof *job);
+  if (job == NULL) {
+    throw_assertion(env, "reattachInCThread: out of memory");
+    return NULL;
+  }
+  job->native_registrations = native_registrations;
+  job->in_first = in_first == NULL ? NULL : (*env)->NewGlobalRef(env, in_first);
+  job->in_second = in_second == NULL ? NULL : (*env)->NewGlobalRef(env, in_second);
+  pthread_mutex_lock(&lock);
+  reattach_calls = 0;
+  reattach_done_seen = 0;
+  pthread_mutex_unlock(&lock);
+
+  status = pthread_create(&thread, NULL, reattach_main, job);
+  if (status != 0) {
+    snprintf(result, sizeof result, "pthread_create: %s", strerror(status));
+    if (job->in_first != NULL) (*env)->DeleteGlobalRef(env, job->in_first);
+    if (job->in_second != NULL) (*env)->DeleteGlobalRef(env, job->in_second);
+    free(job);
+    return (*env)->NewStringUTF(env, result);
+  }
+
+  /* Wait for done (the thread's last destructor), or for the thread to end having failed. */
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += (time_t)(timeout_millis / 1000);
+  deadline.tv_nsec += (long)(timeout_millis % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&lock);
+  while (!reattach_done_seen && !(job->finished && job->error[0] != '\0')) {
+    if (pthread_cond_timedwait(&changed, &lock, &deadline) == ETIMEDOUT) {
+      timed_out = !reattach_done_seen && !(job->finished && job->error[0] != '\0');
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+
+  if (timed_out) {
+    pthread_detach(thread); /* job and its references are left to it */
+    pthread_mutex_lock(&lock);
+    reattach_describe(calls, sizeof calls);
+    snprintf(result, sizeof result, "error: done did not run within %lld ms (thread %s); calls: %s",
+             (long long)timeout_millis, job->finished ? "ended" : "still running", calls);
+    pthread_mutex_unlock(&lock);
+    return (*env)->NewStringUTF(env, result);
+  }
+  /* Returns after the thread's pthread key destructors, weave's among them: no call comes later. */
+  pthread_join(thread, NULL);
+  pthread_mutex_lock(&lock);
+  reattach_describe(calls, sizeof calls);
+  pthread_mutex_unlock(&lock);
+  if (job->error[0] != '\0') {
+    snprintf(result, sizeof result, "error: %s; calls: %s", job->error, calls);
+  } else {
+    snprintf(result, sizeof result, "%s", calls);
+  }
+  if (job->in_first != NULL) (*env)->DeleteGlobalRef(env, job->in_first);
+  if (job->in_second != NULL) (*env)->DeleteGlobalRef(env, job->in_second);
+  free(job);
+  return (*env)->NewStringUTF(env, result);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_weave_jni_WeaveJni_reattachValue(JNIEnv *env, jclass cls, jint which) {
+  (void)env;
+  (void)cls;
+  return (jlong)(intptr_t)reattach_value(which);
+}
+
+JNIEXPORT jlong JNICALL Java_dev_weave_jni_WeaveJni_reattachDestructor(JNIEnv *env, jclass cls, jint which) {
+  (void)env;
+  (void)cls;
+  return (jlong)(intptr_t)reattach_destructor(which);
+}
+
+JNIEXPORT void JNICALL Java_dev_weave_jni_WeaveJni_reattachRecord(JNIEnv *env, jclass cls, jint which, jlong value) {
+  (void)env;
+  (void)cls;
+  reattach_record(which, (void *)(intptr_t)value);
+}

@@ -56,9 +56,11 @@
  * thread's JNIEnv. If the thread is not attached to the JVM, the header attaches it ONCE, as a
  * daemon thread named WEAVE_ATTACHED_THREAD_NAME (define it before including to change it), and
  * leaves it attached until the thread exits, when a pthread key destructor of this header detaches
- * it. A thread that is already attached (a Java thread, or one your code attached) is used as it
- * is and never detached by weave.h. weave_env() gives that JNIEnv, for example to read an
- * exception left pending by a call made with a NULL env.
+ * it. That is for cost, not correctness: each attachment makes a new java.lang.Thread, and weave
+ * itself keeps a thread's registrations across attachments (see CAVEATS). A thread that is already
+ * attached (a Java thread, or one your code attached) is used as it is and never detached by
+ * weave.h. weave_env() gives that JNIEnv, for example to read an exception left pending by a call
+ * made with a NULL env.
  *
  * CLASS LOOKUP: dev.weave.Weave is looked up, once, with JNI FindClass, so with the class loader of
  * the Java method that called into native code, or the system class loader on a thread that has no
@@ -80,11 +82,14 @@
  *     initial value, or gone, by then. Where that matters, keep the value in a weave slot's cell
  *     (ThreadLocalSlot.cellAddress(), a void** that outlives the destructors) or in heap memory
  *     that lives until the destructors have run, and register against that address instead.
- *   - A thread created in C should stay attached from its first call to its exit (attach it once,
- *     detach it just before it ends, or pass a NULL env and let weave.h do that). weave's registry
- *     keeps a thread's registrations with its java.lang.Thread: after DetachCurrentThread and a new
- *     AttachCurrentThread, the registrations made before are not seen by unregister and do not
- *     run (measured: register, detach, re-attach, register, exit: only the second one ran).
+ *   - A thread created in C may detach from the JVM and attach again between calls, any number of
+ *     times. weave finds an OS thread's registrations and slot cells through its pthread keys, not
+ *     through its java.lang.Thread, so after DetachCurrentThread and a new AttachCurrentThread
+ *     (a new Thread) the registrations made before are still seen by weave_unregister_destructor
+ *     and still run at the thread's death, in registration order with the later ones, and a weave
+ *     slot keeps its value and its cellAddress(). Pass the JNIEnv of the current attachment (a
+ *     JNIEnv is not valid after DetachCurrentThread), or NULL. Attaching once and detaching just
+ *     before the thread ends stays the cheaper way: each attachment makes a new java.lang.Thread.
  *   - The variable and the destructor's code must outlive the thread: a library that can be
  *     unloaded (loaded by a class loader that may be collected) must not leave registrations or
  *     header-attached threads behind.

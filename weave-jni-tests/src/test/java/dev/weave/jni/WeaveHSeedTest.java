@@ -3,19 +3,27 @@ package dev.weave.jni;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.DynamicContainer.dynamicContainer;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 import dev.weave.Backend;
+import dev.weave.DestructorRegistry;
+import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
@@ -109,6 +117,14 @@ class WeaveHSeedTest {
     }
     nodes.add(test(backend, "an exception already pending: nothing done, it stays pending", WeaveHSeedTest::pendingException));
     nodes.add(test(backend, "a virtual thread: IllegalStateException pending", WeaveHSeedTest::virtualThread));
+    nodes.add(test(backend, "re-attach: a C thread's weave.h registrations from both attachments run at its death,"
+        + " d1 then d2, once each, with the values at death; unregister from the second attachment finds the first's",
+        WeaveHSeedTest::reattachNative));
+    nodes.add(test(backend, "re-attach: a slot set from Java in a C thread's first attachment reads the same in its second,"
+        + " at the same cellAddress", () -> reattachSlot(backend)));
+    nodes.add(test(backend, "re-attach: slot registrations made from Java in both attachments run at the C thread's death,"
+        + " in order, with the values at death; unregister from the second attachment finds the first's",
+        () -> reattachSlotRegistrations(backend)));
     return nodes.stream();
   }
 
@@ -239,6 +255,98 @@ class WeaveHSeedTest {
     assertEquals(WeaveJni.WEAVE_OK, WeaveJni.tryUnregister(WeaveJni.HERE, false, found, pending), String.valueOf(pending[0]));
     assertEquals(1, found[0], "weave.h does not find the registry's registration");
     assertNull(pending[0]);
+  }
+
+  /**
+   * Engine: an OS thread's cells and registrations are found through its pthread keys, not its
+   * java.lang.Thread, so a thread created in C keeps them across DetachCurrentThread and a new
+   * AttachCurrentThread. d1 (first attachment) and d2 (second) run in that order, with the values
+   * their variables hold at death (d1's was v1-early when registered); d3 (first) was unregistered
+   * from the second attachment (checked in C: unregistered=1) and never runs.
+   */
+  private static void reattachNative() {
+    assertEquals("d1:v1 d2:v2 done", WeaveJni.reattachInCThread(true, null, null, TIMEOUT.toMillis()));
+    assertFalse(reattachThreadsAlive(), "the re-attached C thread is still attached after it ended");
+  }
+
+  private static void reattachSlot(String backend) {
+    DestructorRegistry registry = Weave.registry(backend);
+    long value = 0x5eed_0000_cafeL;
+    // 0: get before set, 1: cellAddress in the first attachment, 2: get, 3: cellAddress in the second
+    AtomicLongArray seen = new AtomicLongArray(new long[] {-1, -1, -1, -1});
+    AtomicReferenceArray<Thread> threads = new AtomicReferenceArray<>(2);
+    try (ThreadLocalSlot slot = registry.newSlot()) {
+      Runnable inFirst = () -> {
+        threads.set(0, Thread.currentThread());
+        seen.set(0, slot.get());
+        slot.set(value);
+        seen.set(1, slot.cellAddress());
+      };
+      Runnable inSecond = () -> {
+        threads.set(1, Thread.currentThread());
+        seen.set(2, slot.get());
+        seen.set(3, slot.cellAddress());
+      };
+      assertEquals("done", WeaveJni.reattachInCThread(false, inFirst, inSecond, TIMEOUT.toMillis()));
+      assertAttachments(threads);
+      assertEquals(0, seen.get(0), "a new slot's value on the C thread before set");
+      assertNotEquals(0, seen.get(1), "cellAddress in the first attachment");
+      assertEquals(value, seen.get(2), "the slot's value in the second attachment (set in the first)");
+      assertEquals(seen.get(1), seen.get(3), "the slot's cellAddress in the second attachment and in the first");
+      assertEquals(0, slot.get(), "the slot's value on the test thread");
+    }
+    assertFalse(reattachThreadsAlive(), "the re-attached C thread is still attached after it ended");
+  }
+
+  /**
+   * Through the Java API: in the first attachment, slot 1 holds v1-early and gets native d1 and a
+   * Java destructor, slot 3 gets d3; in the second, slot 1 is set to v1, slot 2 to v2 with d2, and
+   * unregister(slot 3) must find d3. At death: d1:v1, the Java destructor with v1, d2:v2, done.
+   */
+  private static void reattachSlotRegistrations(String backend) {
+    DestructorRegistry registry = Weave.registry(backend);
+    AtomicLongArray seen = new AtomicLongArray(new long[] {-1, -1});
+    AtomicReferenceArray<Thread> threads = new AtomicReferenceArray<>(2);
+    AtomicInteger unregistered = new AtomicInteger(-1);
+    try (ThreadLocalSlot slot1 = registry.newSlot();
+        ThreadLocalSlot slot2 = registry.newSlot();
+        ThreadLocalSlot slot3 = registry.newSlot()) {
+      Runnable inFirst = () -> {
+        threads.set(0, Thread.currentThread());
+        slot1.set(WeaveJni.reattachValue(WeaveJni.REATTACH_EARLY));
+        registry.registerNative(slot1, WeaveJni.reattachDestructor(WeaveJni.RECORD_D1));
+        registry.register(slot1, v -> WeaveJni.reattachRecord(WeaveJni.RECORD_JAVA, v));
+        slot3.set(WeaveJni.reattachValue(WeaveJni.REATTACH_V3));
+        registry.registerNative(slot3, WeaveJni.reattachDestructor(WeaveJni.RECORD_D3));
+        seen.set(0, slot1.cellAddress());
+      };
+      Runnable inSecond = () -> {
+        threads.set(1, Thread.currentThread());
+        seen.set(1, slot1.cellAddress());
+        slot1.set(WeaveJni.reattachValue(WeaveJni.REATTACH_V1));
+        slot2.set(WeaveJni.reattachValue(WeaveJni.REATTACH_V2));
+        registry.registerNative(slot2.cellAddress(), WeaveJni.reattachDestructor(WeaveJni.RECORD_D2));
+        unregistered.set(registry.unregister(slot3) ? 1 : 0);
+      };
+      assertEquals("d1:v1 java:v1 d2:v2 done", WeaveJni.reattachInCThread(false, inFirst, inSecond, TIMEOUT.toMillis()));
+      assertAttachments(threads);
+      assertEquals(1, unregistered.get(), "unregister(slot 3) in the second attachment, registered in the first");
+      assertEquals(seen.get(0), seen.get(1), "slot 1's cellAddress in the second attachment and in the first");
+    }
+    assertFalse(reattachThreadsAlive(), "the re-attached C thread is still attached after it ended");
+  }
+
+  private static void assertAttachments(AtomicReferenceArray<Thread> threads) {
+    assertNotNull(threads.get(0), "the first attachment's Java code did not run");
+    assertNotNull(threads.get(1), "the second attachment's Java code did not run");
+    assertEquals(WeaveJni.REATTACH_THREAD_PREFIX + "first", threads.get(0).getName());
+    assertEquals(WeaveJni.REATTACH_THREAD_PREFIX + "second", threads.get(1).getName());
+    assertNotSame(threads.get(0), threads.get(1), "the second attachment has the first one's Thread");
+  }
+
+  static boolean reattachThreadsAlive() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().startsWith(WeaveJni.REATTACH_THREAD_PREFIX));
   }
 
   private static void badInput(int where) {

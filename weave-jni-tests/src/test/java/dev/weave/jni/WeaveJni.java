@@ -87,4 +87,43 @@ final class WeaveJni {
 
   /** On a thread created in C, weave_env(): the Java thread's name and "daemon=..." */
   static native String attachedThreadName();
+
+  // A thread created in C that detaches and attaches again: reattachValue's values.
+  static final int REATTACH_EARLY = 0;
+  static final int REATTACH_V1 = 1;
+  static final int REATTACH_V2 = 2;
+  static final int REATTACH_V3 = 3;
+
+  // reattachDestructor's destructors and reattachRecord's names: d1, d2, d3, done, java.
+  static final int RECORD_D1 = 1;
+  static final int RECORD_D2 = 2;
+  static final int RECORD_D3 = 3;
+  static final int RECORD_DONE = 4;
+  static final int RECORD_JAVA = 5;
+
+  /** The Java names of the re-attaching thread's two attachments. */
+  static final String REATTACH_THREAD_PREFIX = "weave-jni-reattach-";
+
+  /**
+   * On a thread created in C: attaches (as {@code weave-jni-reattach-first}), with {@code
+   * nativeRegistrations} registers d1 on a weave_local variable holding v1-early and d3 on one
+   * holding v3 through weave.h, runs {@code inFirst}; detaches; attaches again (a new Thread, {@code
+   * weave-jni-reattach-second}), runs {@code inSecond}, with {@code nativeRegistrations} registers d2
+   * on a variable holding v2, unregisters d3's variable (expecting unregistered=1) and sets d1's
+   * variable to v1; registers done; detaches and exits. Waits, up to the timeout, for done, then
+   * joins the thread in C (so no destructor of it runs later).
+   *
+   * @return the destructor calls recorded meanwhile, in order, as {@code "d1:v1 d2:v2 done"}
+   *     ({@code java:...} for {@link #reattachRecord} calls), or {@code "error: ...; calls: ..."}
+   */
+  static native String reattachInCThread(boolean nativeRegistrations, Runnable inFirst, Runnable inSecond, long timeoutMillis);
+
+  /** @return the address that {@link #reattachInCThread} names v1-early, v1, v2 or v3 */
+  static native long reattachValue(int which);
+
+  /** @return the address of the recording destructor d1, d2, d3 or done */
+  static native long reattachDestructor(int which);
+
+  /** Records a call (for a Java destructor) in {@link #reattachInCThread}'s list. */
+  static native void reattachRecord(int which, long value);
 }
