@@ -13,6 +13,9 @@ module dev.weave.jnr {
   requires transitive dev.weave;
   requires org.jnrproject.ffi;
   requires org.jnrproject.jffi;
+  // jnr-ffi generates its bindings with ASM, but as an automatic module it cannot say so: without
+  // this, ASM (an explicit module) is left out of the module graph and jnr-ffi fails to load.
+  requires org.objectweb.asm;
   requires static com.google.auto.service;
 
   exports dev.weave.jnr;

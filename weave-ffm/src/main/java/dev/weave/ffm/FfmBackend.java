@@ -4,6 +4,7 @@ import com.google.auto.service.AutoService;
 import dev.weave.DestructorRegistry;
 import dev.weave.WeaveException;
 import dev.weave.spi.Engine;
+import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.WeaveBackend;
 import java.util.Optional;
@@ -69,7 +70,10 @@ public final class FfmBackend implements WeaveBackend {
       registry = new Engine(NAME, primitives);
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       Throwable cause = e.getCause() != null && e instanceof ReflectiveOperationException ? e.getCause() : e;
-      unavailabilityReason = "native side failed to load: " + cause;
+      // FfmPrimitives, in this module, makes the restricted calls: denied, it says which flag to add.
+      unavailabilityReason =
+          NativeAccess.denial(FfmBackend.class.getModule(), e)
+              .orElse("native side failed to load: " + cause);
     }
   }
 }

@@ -4,6 +4,7 @@ import com.google.auto.service.AutoService;
 import dev.weave.DestructorRegistry;
 import dev.weave.WeaveException;
 import dev.weave.spi.Engine;
+import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.WeaveBackend;
 import java.util.Optional;
@@ -64,13 +65,28 @@ public final class JnaBackend implements WeaveBackend {
       registry = new Engine(NAME, primitives);
     } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
       Throwable cause = e.getCause() != null && e instanceof ReflectiveOperationException ? e.getCause() : e;
-      if (cause instanceof UnsupportedOperationException) {
+      Optional<String> denied = NativeAccess.denial(jnaModule(), e);
+      if (denied.isPresent()) {
+        unavailabilityReason = denied.get();
+      } else if (cause instanceof UnsupportedOperationException) {
         unavailabilityReason = cause.getMessage();
       } else if (cause instanceof NoClassDefFoundError && String.valueOf(cause.getMessage()).startsWith("com/sun/jna/")) {
         unavailabilityReason = "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: " + describe(cause);
       } else {
         unavailabilityReason = "JNA or its native library failed to load: " + describe(cause);
       }
+    }
+  }
+
+  /**
+   * The module whose code loads JNA's native library (and so needs native access on Java 24+):
+   * {@code com.sun.jna} on the module path, the unnamed module on the class path.
+   */
+  private static Module jnaModule() {
+    try {
+      return Class.forName("com.sun.jna.Native", false, JnaBackend.class.getClassLoader()).getModule();
+    } catch (ClassNotFoundException | LinkageError e) {
+      return JnaBackend.class.getModule();
     }
   }
 

@@ -4,6 +4,7 @@ import com.google.auto.service.AutoService;
 import dev.weave.DestructorRegistry;
 import dev.weave.WeaveException;
 import dev.weave.spi.Engine;
+import dev.weave.spi.NativeAccess;
 import dev.weave.spi.WeaveBackend;
 import java.util.Optional;
 
@@ -62,7 +63,21 @@ public final class JnrBackend implements WeaveBackend {
     try {
       registry = new Engine(NAME, new JnrPrimitives());
     } catch (RuntimeException | LinkageError e) {
-      unavailabilityReason = "jnr-ffi or its jffi native library failed to load: " + describe(e);
+      unavailabilityReason =
+          NativeAccess.denial(jffiModule(), e)
+              .orElse("jnr-ffi or its jffi native library failed to load: " + describe(e));
+    }
+  }
+
+  /**
+   * The module whose code loads jffi's native library (and so needs native access on Java 24+):
+   * {@code org.jnrproject.jffi} on the module path, the unnamed module on the class path.
+   */
+  private static Module jffiModule() {
+    try {
+      return Class.forName("com.kenai.jffi.Foreign", false, JnrBackend.class.getClassLoader()).getModule();
+    } catch (ClassNotFoundException | LinkageError e) {
+      return JnrBackend.class.getModule();
     }
   }
 
