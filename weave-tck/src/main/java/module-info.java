@@ -1,10 +1,10 @@
 /** The weave TCK: the suite every backend must pass, and a runner that prints backend x case. */
 module dev.weave.tck {
-  requires dev.weave;
-  requires com.sun.jna;
+  requires transitive dev.weave; // its types are in the TCK's signatures
+  requires com.sun.jna; // an automatic module: not transitive
   requires java.logging;
   requires java.management;
-  requires org.junit.jupiter.api;
+  requires transitive org.junit.jupiter.api;
   requires org.junit.platform.launcher;
 
   exports dev.weave.tck;

@@ -307,8 +307,9 @@ final class ContractCases {
   }
 
   static void noLeaks(DestructorRegistry registry) throws Exception {
-    int deaths = 1_000;
-    int slotsPerThread = 960; // 7.5 KiB of cells per thread, 7.5 MiB if they leaked
+    int rounds = 4;
+    int deathsPerRound = 250;
+    int slotsPerThread = 960; // 7.5 KiB of cells per thread: 1.8 MiB a round if they leaked
     List<ThreadLocalSlot> slots = new ArrayList<>();
     for (int i = 0; i < slotsPerThread; i++) {
       slots.add(registry.newSlot());
@@ -320,19 +321,20 @@ final class ContractCases {
       }
       registry.register(slots.get(slotsPerThread - 1), value -> calls.incrementAndGet());
     };
+    Deaths.Body slotsOnly = () -> slots.forEach(slot -> slot.set(1));
     try {
       for (int i = 0; i < 20; i++) { // starts whatever helper threads the JVM and the backend start once
         Deaths.die(registry, body);
       }
       int baseline = Deaths.liveThreads();
-      long heap = NativeFixtures.heapInUse();
-      for (int i = 0; i < deaths; i++) {
-        Deaths.die(registry, i % 2 == 0 ? body : () -> slots.forEach(slot -> slot.set(1)));
-      }
+      long[] growths = HeapGrowth.perRound(rounds, () -> {
+        for (int i = 0; i < deathsPerRound; i++) {
+          Deaths.die(registry, i % 2 == 0 ? body : slotsOnly);
+        }
+      });
       Deaths.awaitLiveThreadsAtMost(baseline);
-      long grown = NativeFixtures.heapInUse() - heap;
-      assertEquals(20 + deaths / 2, calls.get(), "destructor calls");
-      assertTrue(grown < 2L << 20, "C heap grew by " + grown + " bytes over " + deaths + " thread deaths");
+      assertEquals(20 + rounds * deathsPerRound / 2, calls.get(), "destructor calls");
+      HeapGrowth.assertSomeRoundBelow(1L << 20, growths, deathsPerRound + " thread deaths");
     } finally {
       slots.forEach(ThreadLocalSlot::close);
     }

@@ -9,16 +9,26 @@ import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Lets threads die and waits, with a deadline, until their destructors have run: a sentinel
- * destructor registered after the body's registrations runs after them, so its signal means they
- * are done. {@link Thread#join()} alone would not do: it may return before destructors run.
+ * Lets threads die and waits, with a deadline, until their destructors have run. {@link
+ * Thread#join()} alone would not do: it returns before destructors run. Where {@code /proc} shows
+ * the process's threads (Linux), the wait is for the dying OS thread to exit, which it does only
+ * after every destructor has returned, whatever order a backend runs them in; a sentinel destructor
+ * registered after the body's registrations must then have run too. Elsewhere the sentinel's
+ * signal is what is waited for.
  */
 final class Deaths {
-  static final Duration TIMEOUT = Duration.ofSeconds(20);
+  /** System property: seconds to wait for a thread's destructors (and other events); 20 unless set. */
+  static final String TIMEOUT_PROPERTY = "weave.tck.timeoutSeconds";
+
+  static final Duration TIMEOUT = Duration.ofSeconds(Long.getLong(TIMEOUT_PROPERTY, 20));
+
+  /** How long {@link #awaitLiveThreadsAtMost} waits for the thread count to go down at all. */
+  static final Duration STALL = Duration.ofSeconds(5);
 
   private Deaths() {}
 
@@ -28,43 +38,62 @@ final class Deaths {
     void run() throws Exception;
   }
 
-  /** Runs {@code body} on a new platform thread, lets it die, waits for a Java sentinel. */
+  /**
+   * Runs {@code body} on a new platform thread, lets it die, and checks that a Java sentinel,
+   * registered after the body's registrations, ran.
+   */
   static void die(DestructorRegistry registry, Body body) {
     CountDownLatch done = new CountDownLatch(1);
     try (ThreadLocalSlot sentinel = registry.newSlot()) {
-      runAndJoin(
-          () -> {
-            body.run();
-            registry.register(sentinel, value -> done.countDown());
-          });
-      await(done, "the thread's destructors");
+      boolean exited =
+          runAndJoin(
+              () -> {
+                body.run();
+                registry.register(sentinel, value -> done.countDown());
+              });
+      await(done, "the thread's destructors", exited);
     }
   }
 
   /**
-   * Runs {@code body} on a new platform thread, lets it die, waits for a native sentinel ({@code
-   * sem_post}), so that no Java destructor at all is registered unless the body registers one.
+   * Runs {@code body} on a new platform thread, lets it die, and checks that a native sentinel
+   * ({@code sem_post}) ran, so that no Java destructor at all is registered unless the body
+   * registers one.
    */
   static void dieNative(DestructorRegistry registry, Body body) {
     try (ThreadLocalSlot sentinel = registry.newSlot();
         NativeFixtures.Semaphore done = new NativeFixtures.Semaphore()) {
-      runAndJoin(
-          () -> {
-            body.run();
-            sentinel.set(done.address());
-            registry.registerNative(sentinel, NativeFixtures.SEM_POST);
-          });
-      assertTrue(done.await(TIMEOUT), "the thread's native destructors did not run within " + TIMEOUT);
+      boolean exited =
+          runAndJoin(
+              () -> {
+                body.run();
+                sentinel.set(done.address());
+                registry.registerNative(sentinel, NativeFixtures.SEM_POST);
+              });
+      assertTrue(
+          done.await(exited ? Duration.ZERO : TIMEOUT),
+          exited
+              ? "the native sentinel, registered last, did not run, and the thread has exited"
+              : "the thread's native destructors did not run within " + TIMEOUT);
     }
   }
 
-  /** Runs {@code body} on a new platform thread and joins it; rethrows what the body threw. */
-  static void runAndJoin(Body body) {
+  /**
+   * Runs {@code body} on a new platform thread, joins it and, where {@code /proc} shows threads,
+   * waits until its OS thread has exited: then every destructor it will ever run has run, in
+   * whatever order the backend ran them. {@link Thread#join()} alone returns before that.
+   * Rethrows what the body threw.
+   *
+   * @return whether the OS thread was seen to exit (false where {@code /proc} cannot tell)
+   */
+  static boolean runAndJoin(Body body) {
     AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicLong osThread = new AtomicLong();
     Thread thread =
         new Thread(
             () -> {
               try {
+                osThread.set(NativeFixtures.osThreadId());
                 body.run();
               } catch (Throwable t) {
                 failure.set(t);
@@ -73,7 +102,12 @@ final class Deaths {
             "weave-tck-dying");
     thread.start();
     join(thread);
+    boolean exited = NativeFixtures.awaitThreadExit(osThread.get(), TIMEOUT);
+    if (!exited && NativeFixtures.canSeeThreads()) {
+      fail(thread.getName() + " (OS thread " + osThread.get() + ") did not exit within " + TIMEOUT + ": its destructors did not return");
+    }
     rethrow(failure.get());
+    return exited;
   }
 
   static void join(Thread thread) {
@@ -85,6 +119,15 @@ final class Deaths {
     }
     if (thread.isAlive()) {
       fail(thread.getName() + " did not finish within " + TIMEOUT);
+    }
+  }
+
+  /** Waits for {@code latch}; not at all when the thread that would count it down has exited. */
+  static void await(CountDownLatch latch, String what, boolean threadExited) {
+    if (threadExited) {
+      assertTrue(latch.getCount() == 0, what + " did not all run: the sentinel registered last did not, and the thread has exited");
+    } else {
+      await(latch, what);
     }
   }
 
@@ -113,13 +156,21 @@ final class Deaths {
 
   /**
    * Waits until the live thread count is at most {@code baseline}: a thread attached for its
-   * destructors is detached only after they have returned.
+   * destructors is detached only after they have returned. Gives up after {@link #TIMEOUT}, or
+   * sooner when the count has not gone down for {@link #STALL}: threads left attached stay.
    */
   static void awaitLiveThreadsAtMost(int baseline) {
-    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    long start = System.nanoTime();
+    long lastProgress = start;
+    int lowest = Integer.MAX_VALUE;
     int live;
     while ((live = liveThreads()) > baseline) {
-      if (System.nanoTime() > deadline) {
+      long now = System.nanoTime();
+      if (live < lowest) {
+        lowest = live;
+        lastProgress = now;
+      }
+      if (now - start > TIMEOUT.toNanos() || now - lastProgress > STALL.toNanos()) {
         fail("live thread count stayed at " + live + ", above the baseline " + baseline + ": dying threads were left attached");
       }
       LockSupport.parkNanos(1_000_000);

@@ -13,8 +13,9 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.junit.platform.engine.TestExecutionResult;
+import org.opentest4j.TestAbortedException;
+import org.junit.platform.launcher.EngineFilter;
 import org.junit.platform.launcher.Launcher;
-import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.TestPlan;
@@ -22,13 +23,23 @@ import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
- * Runs the TCK on the JUnit Platform and prints a table: a row per case, a column per backend.
+ * Runs the TCK on the JUnit Platform Launcher and prints a table: a row per case, a column per
+ * backend, each cell {@code pass}, {@code FAIL} (with the case's time) or {@code skipped}, and
+ * {@code unusable} for a backend that cannot load here. Under the table: why each unusable backend
+ * is unusable, why each skipped case was skipped, each failure's reason; the last line is {@code N
+ * passed, N failed}.
  *
  * <pre>
  * java -cp ... dev.weave.tck.Main [--backend NAME] [--case PATTERN]
  * </pre>
  *
- * Exit status: 0 when every case passed, 1 when any failed, 2 for bad arguments.
+ * {@code --backend} names one discovered backend; {@code --case} is a regular expression that a
+ * case's name must contain (case-insensitive). Without them, the {@value WeaveTckTest#BACKEND_FILTER}
+ * and {@value WeaveTckTest#CASE_FILTER} system properties apply, if set.
+ *
+ * <p>Exit status: 0 when every case passed, 1 when any failed, 2 for bad arguments (one line on
+ * standard error: an unknown option, an unknown or unusable backend, a pattern that matches no
+ * case).
  */
 public final class Main {
   private Main() {}
@@ -37,70 +48,121 @@ public final class Main {
     System.exit(run(args, System.out, System.err));
   }
 
-  /** @return the exit status */
+  /**
+   * Runs the TCK and prints its table to {@code out}; bad arguments get one line on {@code err}.
+   *
+   * @return the exit status: 0 when every case passed, 1 when any failed, 2 for bad arguments
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     String backendName = null;
     String casePattern = null;
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
-      if ((arg.equals("--backend") || arg.equals("--case")) && i + 1 < args.length) {
-        if (arg.equals("--backend")) {
-          backendName = args[++i];
+      String option = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+      if (option.equals("--backend") || option.equals("--case")) {
+        String value;
+        if (arg.contains("=")) {
+          value = arg.substring(arg.indexOf('=') + 1);
+        } else if (i + 1 < args.length) {
+          value = args[++i];
         } else {
-          casePattern = args[++i];
+          value = null;
+        }
+        if (value == null || value.isBlank()) {
+          err.println("weave-tck: " + option + " needs a value; " + USAGE);
+          return 2;
+        }
+        if (option.equals("--backend")) {
+          backendName = value;
+        } else {
+          casePattern = value;
         }
       } else if (arg.equals("--help") || arg.equals("-h")) {
-        out.println("usage: dev.weave.tck.Main [--backend NAME] [--case PATTERN]");
+        out.println(USAGE);
         return 0;
       } else {
-        err.println("weave-tck: unknown argument '" + arg + "'; usage: [--backend NAME] [--case PATTERN]");
+        err.println("weave-tck: unknown argument '" + arg + "'; " + USAGE);
         return 2;
       }
     }
     List<Backend> found = dev.weave.Weave.backends();
+    String backendPattern = System.getProperty(WeaveTckTest.BACKEND_FILTER);
     if (backendName != null) {
       String name = backendName;
-      if (found.stream().noneMatch(b -> b.name().equals(name))) {
-        err.println("weave-tck: no backend named '" + name + "'; found: " + names(found));
+      Optional<Backend> named = found.stream().filter(b -> b.name().equals(name)).findFirst();
+      if (named.isEmpty()) {
+        err.println("weave-tck: no backend named '" + name + "'; " + describe(found));
         return 2;
       }
-      System.setProperty(WeaveTckTest.BACKEND_FILTER, Pattern.quote(name));
+      if (!named.get().available()) {
+        err.println("weave-tck: backend '" + name + "' is unusable here: " + oneLine(named.get().unavailabilityReason()) + "; " + describe(found));
+        return 2;
+      }
+      backendPattern = Pattern.quote(name);
     }
-    if (casePattern != null) {
+    if (casePattern == null) {
+      casePattern = System.getProperty(WeaveTckTest.CASE_FILTER);
+    }
+    if (casePattern != null && !casePattern.isBlank()) {
       try {
         Pattern.compile(casePattern);
       } catch (PatternSyntaxException e) {
-        err.println("weave-tck: --case '" + casePattern + "' is not a regular expression: " + e.getDescription());
+        err.println("weave-tck: --case '" + casePattern + "' is not a regular expression: " + oneLine(e.getDescription()));
         return 2;
       }
-      System.setProperty(WeaveTckTest.CASE_FILTER, casePattern);
-      if (WeaveTckTest.selectedCases().isEmpty()) {
-        err.println("weave-tck: no case matches '" + casePattern + "'");
+      if (WeaveTckTest.selectedCases(casePattern).isEmpty()) {
+        err.println("weave-tck: no case matches '" + casePattern + "'; list them with --case . and see the first column");
         return 2;
       }
     }
-    List<Backend> backends = WeaveTckTest.selectedBackends();
+    List<Backend> backends;
+    try {
+      backends = WeaveTckTest.selectedBackends(backendPattern);
+    } catch (PatternSyntaxException e) {
+      err.println("weave-tck: " + WeaveTckTest.BACKEND_FILTER + " '" + backendPattern + "' is not a regular expression: " + oneLine(e.getDescription()));
+      return 2;
+    }
     if (backends.isEmpty()) {
-      err.println("weave-tck: no weave backend on the class path; add dev.weave:weave-ffm, weave-jnr or weave-jna");
+      err.println("weave-tck: no weave backend to test; " + describe(found));
       return 2;
     }
     Results results = new Results();
-    LauncherDiscoveryRequest request =
-        LauncherDiscoveryRequestBuilder.request().selectors(selectClass(WeaveTckTest.class)).build();
+    LauncherDiscoveryRequestBuilder request =
+        LauncherDiscoveryRequestBuilder.request()
+            .selectors(selectClass(WeaveTckTest.class))
+            .filters(EngineFilter.includeEngines("junit-jupiter")); // not other engines on the class path
+    if (backendPattern != null) {
+      request.configurationParameter(WeaveTckTest.BACKEND_FILTER, backendPattern);
+    }
+    if (casePattern != null) {
+      request.configurationParameter(WeaveTckTest.CASE_FILTER, casePattern);
+    }
     Launcher launcher = LauncherFactory.create();
-    launcher.execute(request, results);
-    return results.print(out, backends);
+    launcher.execute(request.build(), results);
+    return results.print(out, backends, WeaveTckTest.selectedCases(casePattern));
   }
 
-  private static String names(List<Backend> backends) {
-    if (backends.isEmpty()) {
-      return "none";
+  private static final String USAGE = "usage: dev.weave.tck.Main [--backend NAME] [--case PATTERN]";
+
+  private static String describe(List<Backend> found) {
+    if (found.isEmpty()) {
+      return "no backend is on the class path: add dev.weave:weave-ffm, weave-jnr or weave-jna";
     }
-    List<String> names = new ArrayList<>();
-    for (Backend backend : backends) {
-      names.add(backend.name() + (backend.available() ? "" : " (unusable: " + backend.unavailabilityReason() + ")"));
+    List<String> usable = new ArrayList<>();
+    List<String> unusable = new ArrayList<>();
+    for (Backend backend : found) {
+      if (backend.available()) {
+        usable.add(backend.name());
+      } else {
+        unusable.add(backend.name() + " (" + oneLine(backend.unavailabilityReason()) + ")");
+      }
     }
-    return String.join(", ", names);
+    return "usable: " + (usable.isEmpty() ? "none" : String.join(", ", usable))
+        + (unusable.isEmpty() ? "" : "; unusable: " + String.join("; ", unusable));
+  }
+
+  private static String oneLine(String text) {
+    return String.valueOf(text).replaceAll("\\s*\\R\\s*", " ");
   }
 
   private record Outcome(String status, Duration time, String reason) {}
@@ -112,6 +174,8 @@ public final class Main {
     private final Map<String, Map<String, Outcome>> table = new LinkedHashMap<>();
     private final Map<String, String> unusable = new LinkedHashMap<>();
     private final List<String> failures = new ArrayList<>();
+    /** Failures outside any case, such as a backend's container that could not start. */
+    private final List<String> containerFailures = new ArrayList<>();
 
     @Override
     public void testPlanExecutionStarted(TestPlan testPlan) {
@@ -134,11 +198,13 @@ public final class Main {
     @Override
     public void executionFinished(TestIdentifier identifier, TestExecutionResult result) {
       if (!identifier.isTest()) {
-        result.getThrowable().ifPresent(t -> failures.add(identifier.getDisplayName() + ": " + t));
+        if (result.getStatus() == TestExecutionResult.Status.FAILED) {
+          containerFailures.add(identifier.getDisplayName() + ":\n" + indent(result.getThrowable().map(Results::reason).orElse("failed")));
+        }
         return;
       }
       Duration time = Duration.ofNanos(System.nanoTime() - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
-      String reason = result.getThrowable().map(t -> String.valueOf(t.getMessage())).orElse(null);
+      String reason = result.getThrowable().map(Results::reason).orElse(null);
       switch (result.getStatus()) {
         case SUCCESSFUL -> record(identifier, "pass", time, null);
         case ABORTED -> record(identifier, "skipped", time, reason);
@@ -156,13 +222,31 @@ public final class Main {
       }
       table.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(backend, new Outcome(status, time, reason));
       if (status.equals("FAIL")) {
-        failures.add(backend + " / " + name + ":\n    " + reason);
+        failures.add(backend + " / " + name + ":\n" + indent(reason));
       }
     }
 
-    int print(PrintStream out, List<Backend> backends) {
+    /** An assertion's or an assumption's message says it all; anything else also needs its type. */
+    private static String reason(Throwable t) {
+      String message = t.getMessage();
+      if (message != null && !message.isBlank()) {
+        if (t instanceof TestAbortedException) {
+          return message.replaceFirst("^Assumption failed: ", "");
+        }
+        if (t instanceof AssertionError) {
+          return message;
+        }
+      }
+      return t.toString();
+    }
+
+    private static String indent(String text) {
+      return "    " + String.valueOf(text).replaceAll("\\R", "\n    ");
+    }
+
+    int print(PrintStream out, List<Backend> backends, List<TckCase> cases) {
       Map<String, Map<String, Outcome>> rows = new LinkedHashMap<>();
-      for (TckCase selected : WeaveTckTest.selectedCases()) {
+      for (TckCase selected : cases) {
         rows.put(selected.name(), table.getOrDefault(selected.name(), Map.of()));
       }
       int caseWidth = "case".length();
@@ -201,23 +285,27 @@ public final class Main {
       out.println();
       for (Backend backend : backends) {
         if (!backend.available()) {
-          out.println(backend.name() + " is unusable here: " + backend.unavailabilityReason());
+          out.println(backend.name() + " is unusable here: " + oneLine(backend.unavailabilityReason()));
         }
       }
       for (Map.Entry<String, Map<String, Outcome>> row : table.entrySet()) {
         for (Map.Entry<String, Outcome> cell : row.getValue().entrySet()) {
           if (cell.getValue().status().equals("skipped")) {
-            out.println("skipped " + cell.getKey() + " / " + row.getKey() + ": " + cell.getValue().reason());
+            out.println("skipped " + cell.getKey() + " / " + row.getKey() + ": " + oneLine(cell.getValue().reason()));
           }
         }
       }
       for (String failure : failures) {
         out.println("FAIL " + failure);
       }
-      if (!failures.isEmpty() && failed == 0) {
-        failed = failures.size(); // a container that failed outside any case
+      for (String failure : containerFailures) {
+        out.println("FAIL " + failure);
       }
-      out.println(passed + " passed, " + failed + " failed" + (skipped > 0 ? ", " + skipped + " skipped" : ""));
+      failed += containerFailures.size();
+      if (skipped > 0) {
+        out.println(skipped + " skipped");
+      }
+      out.println(passed + " passed, " + failed + " failed");
       return failed > 0 ? 1 : 0;
     }
 

@@ -7,9 +7,12 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
 import java.lang.ref.Reference;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The TCK's own native tools, on JNA so that they work on every JDK the TCK runs on and with any
@@ -35,7 +38,14 @@ public final class NativeFixtures {
     return Pointer.nativeValue(LIBC.getFunction(function));
   }
 
-  /** A {@code sem_t} in native memory, freed by {@link #close()}. */
+  /**
+   * Semaphores' memory is never freed: a backend that runs a destructor late, after the case that
+   * registered it is over (a broken one may), must find a semaphore there, not freed memory. It is
+   * 64 bytes a semaphore, a few hundred of them in a run of the TCK.
+   */
+  private static final List<Memory> RETIRED = new ArrayList<>();
+
+  /** A {@code sem_t} in native memory; {@link #close()} retires it but keeps its memory valid. */
   public static final class Semaphore implements AutoCloseable {
     private final Memory memory = new Memory(SEM_T_BYTES);
 
@@ -81,10 +91,12 @@ public final class NativeFixtures {
       }
     }
 
+    /** Keeps the memory valid for good (see {@link NativeFixtures#RETIRED}); no {@code sem_destroy}. */
     @Override
     public void close() {
-      LIBC.getFunction("sem_destroy").invokeInt(new Object[] {memory});
-      memory.close();
+      synchronized (RETIRED) {
+        RETIRED.add(memory);
+      }
     }
   }
 
@@ -95,10 +107,44 @@ public final class NativeFixtures {
     return LIBC.getFunction("syscall").invokeLong(new Object[] {number});
   }
 
+  private static final Path TASKS = Path.of("/proc/self/task");
+
+  /** @return whether {@code /proc/self/task} lists this process's OS threads here */
+  public static boolean canSeeThreads() {
+    return Files.isDirectory(TASKS);
+  }
+
+  /**
+   * Waits until the OS thread {@code tid} of this process has exited: after its pthread key
+   * destructors, so after every weave destructor it runs.
+   *
+   * @return true once it has gone; false after {@code timeout}, or at once if {@link
+   *     #canSeeThreads()} is false
+   */
+  public static boolean awaitThreadExit(long tid, Duration timeout) {
+    if (!canSeeThreads()) {
+      return false;
+    }
+    Path task = TASKS.resolve(Long.toString(tid));
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long pause = 50_000;
+    while (Files.exists(task)) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      LockSupport.parkNanos(pause);
+      pause = Math.min(pause * 2, 5_000_000);
+    }
+    return true;
+  }
+
   /** glibc's {@code struct mallinfo2}. */
   @Structure.FieldOrder({"arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"})
   public static class MallInfo2 extends Structure implements Structure.ByValue {
     public long arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+
+    /** Made by JNA for the returned structure. */
+    public MallInfo2() {}
   }
 
   /** @return bytes of C heap in use (glibc {@code mallinfo2}: allocated small blocks plus mmapped ones) */

@@ -1,0 +1,335 @@
+package dev.weave.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.jna.Function;
+import com.sun.jna.Memory;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+import dev.weave.Backend;
+import dev.weave.DestructorRegistry;
+import dev.weave.ThreadLocalSlot;
+import dev.weave.Weave;
+import dev.weave.tck.ExitProbe;
+import dev.weave.tck.NativeFixtures;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The long runs, in the {@code soak} profile ({@code mvn -Psoak -pl weave-report verify}), on every
+ * usable real backend:
+ *
+ * <ul>
+ *   <li>Soak: 8 threads churn 20,000 thread deaths in all; each dying thread makes random Java and
+ *       native registrations (native: {@code sem_post} on a semaphore of its own, so no Java runs)
+ *       and sometimes unregisters one. Every registration that stayed must run exactly once with
+ *       its value, none that was unregistered may run; the live thread count and the C heap
+ *       ({@code mallinfo2}) must come back to where they were.
+ *   <li>Shutdown race: 30 child JVMs each start 200 threads that register destructors and die while
+ *       {@code main} calls {@code System.exit(0)}: exit status 0 each time, no {@code hs_err} file,
+ *       nothing printed.
+ * </ul>
+ *
+ * Each prints its figures. System properties {@code weave.soak.deaths} and {@code
+ * weave.soak.exitRuns} change the sizes.
+ */
+@Tag("soak")
+class SoakTest {
+  static final int DEATHS = Integer.getInteger("weave.soak.deaths", 20_000);
+  static final int CHURNERS = 8;
+  static final int EXIT_RUNS = Integer.getInteger("weave.soak.exitRuns", 30);
+  static final int EXIT_THREADS = 200;
+  static final int MAX_REGISTRATIONS = 6;
+  /** Enough slots that each thread's cells take two chunks (64 and 128 cells): 1.5 KiB a death if leaked. */
+  static final int SLOTS = 80;
+  static final long HEAP_LIMIT = 4L << 20;
+  static final Duration TIMEOUT = Duration.ofSeconds(60);
+  static final Duration SETTLE = Duration.ofSeconds(6);
+
+  private static final NativeLibrary LIBC = NativeLibrary.getInstance("c");
+  private static final Function SEM_INIT = LIBC.getFunction("sem_init");
+  private static final Function SEM_GETVALUE = LIBC.getFunction("sem_getvalue");
+  private static final int SEM_BYTES = 32;
+
+  static List<Backend> backends() {
+    return Weave.backends().stream().filter(b -> b.available() && !BrokenBackends.isTestBackend(b)).toList();
+  }
+
+  @TestFactory
+  Stream<DynamicTest> soak() {
+    return backends().stream().map(b -> DynamicTest.dynamicTest("soak " + b.name(), () -> soak(b.name())));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> shutdownRace() {
+    return backends().stream().map(b -> DynamicTest.dynamicTest("shutdown race " + b.name(), () -> shutdownRace(b.name())));
+  }
+
+  static void soak(String backend) throws Exception {
+    DestructorRegistry registry = Weave.registry(backend);
+    List<ThreadLocalSlot> slots = new ArrayList<>();
+    for (int i = 0; i < SLOTS; i++) {
+      slots.add(registry.newSlot());
+    }
+    try {
+      churn(registry, slots, 1_000, 1); // warm up: the JIT, the backend's helper threads, glibc's arenas
+      LockSupport.parkNanos(500_000_000); // the last threads of the warm-up detach
+      int threadsBefore = liveThreads();
+      long heapBefore = settledHeap();
+      long started = System.nanoTime();
+      Tally tally = churn(registry, slots, DEATHS, 2);
+      long millis = (System.nanoTime() - started) / 1_000_000;
+      int threadsAfter = awaitLiveThreadsAtMost(threadsBefore);
+      long heapAfter = settledHeap();
+      System.out.printf(
+          "soak %s: %,d deaths by %d threads in %,d ms; destructor calls expected %,d (java %,d, native %,d), "
+              + "made %,d, lost %d, duplicated %d, unregistered but run %d, wrong value %d; "
+              + "live threads %d before, %d after; C heap %,d bytes before, %,d after (%+,d)%n",
+          backend, DEATHS, CHURNERS, millis, tally.expected, tally.expectedJava, tally.expectedNative, tally.made,
+          tally.lost, tally.duplicated, tally.unexpected, tally.wrongValue, threadsBefore, threadsAfter, heapBefore,
+          heapAfter, heapAfter - heapBefore);
+      assertThat(tally.lost).as("lost destructor calls").isZero();
+      assertThat(tally.duplicated).as("duplicated destructor calls").isZero();
+      assertThat(tally.unexpected).as("calls of unregistered destructors").isZero();
+      assertThat(tally.wrongValue).as("calls with a wrong value").isZero();
+      assertThat(threadsAfter).as("live threads").isLessThanOrEqualTo(threadsBefore);
+      assertThat(heapAfter - heapBefore).as("C heap growth over %,d deaths", DEATHS).isLessThan(HEAP_LIMIT);
+    } finally {
+      slots.forEach(ThreadLocalSlot::close);
+    }
+  }
+
+  /** What a churn asked for and got. */
+  static final class Tally {
+    long expected;
+    long expectedJava;
+    long expectedNative;
+    long made;
+    long lost;
+    long duplicated;
+    long unexpected;
+    long wrongValue;
+  }
+
+  /**
+   * {@code deaths} thread deaths, by {@link #CHURNERS} threads that each start a thread, join it and
+   * start the next; then waits for every destructor and counts.
+   */
+  static Tally churn(DestructorRegistry registry, List<ThreadLocalSlot> slots, int deaths, long seed) throws Exception {
+    int capacity = deaths * MAX_REGISTRATIONS;
+    // one semaphore per registration that may be native; calloc'd, so sem_init only where used
+    try (Memory semaphores = new Memory((long) capacity * SEM_BYTES)) {
+      semaphores.clear();
+      AtomicIntegerArray javaCalls = new AtomicIntegerArray(capacity);
+      boolean[] isNative = new boolean[capacity];
+      boolean[] kept = new boolean[capacity];
+      boolean[] used = new boolean[capacity];
+      AtomicLong wrongValue = new AtomicLong();
+      AtomicInteger nextDeath = new AtomicInteger();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      long semPost = NativeFixtures.SEM_POST;
+      long semBase = Pointer.nativeValue(semaphores);
+
+      Runnable churner = () -> {
+        int death;
+        while ((death = nextDeath.getAndIncrement()) < deaths && failure.get() == null) {
+          int first = death * MAX_REGISTRATIONS;
+          SplittableRandom random = new SplittableRandom(seed * 1_000_003L + death);
+          Thread dying = new Thread(() -> {
+            try {
+              for (int s = 0; s < SLOTS; s += 8) {
+                slots.get(s).set(s); // cells in both chunks, registrations or not
+              }
+              slots.get(SLOTS - 1).set(1);
+              int registrations = random.nextInt(MAX_REGISTRATIONS + 1);
+              for (int r = 0; r < registrations; r++) {
+                int id = first + r;
+                ThreadLocalSlot slot = slots.get(r); // one registration per slot: its own value
+                used[id] = true;
+                kept[id] = true;
+                if (random.nextBoolean()) {
+                  isNative[id] = true;
+                  long semaphore = semBase + (long) id * SEM_BYTES;
+                  SEM_INIT.invokeInt(new Object[] {new Pointer(semaphore), 0, 0});
+                  slot.set(semaphore);
+                  if (random.nextBoolean()) {
+                    registry.registerNative(slot, semPost);
+                  } else {
+                    registry.registerNative(slot.cellAddress(), semPost);
+                  }
+                } else {
+                  long token = 0x50A4_0000_0000_0000L | id;
+                  slot.set(token);
+                  registry.register(slot, value -> {
+                    if (value != token) {
+                      wrongValue.incrementAndGet();
+                    }
+                    javaCalls.incrementAndGet(id);
+                  });
+                }
+              }
+              if (registrations > 0 && random.nextInt(4) == 0) {
+                int r = random.nextInt(registrations);
+                kept[first + r] = false;
+                if (!registry.unregister(slots.get(r))) {
+                  throw new AssertionError("unregister found nothing for registration " + (first + r));
+                }
+              }
+            } catch (Throwable t) {
+              failure.compareAndSet(null, t);
+            }
+          }, "weave-soak-dying");
+          dying.start();
+          try {
+            dying.join();
+          } catch (InterruptedException e) {
+            failure.compareAndSet(null, e);
+            return;
+          }
+        }
+      };
+      List<Thread> churners = new ArrayList<>();
+      for (int i = 0; i < CHURNERS; i++) {
+        Thread thread = new Thread(churner, "weave-soak-churner-" + i);
+        thread.start();
+        churners.add(thread);
+      }
+      for (Thread thread : churners) {
+        thread.join();
+      }
+      if (failure.get() != null) {
+        throw new AssertionError("a dying thread failed: " + failure.get(), failure.get());
+      }
+
+      Tally tally = new Tally();
+      for (int id = 0; id < capacity; id++) {
+        if (kept[id]) {
+          tally.expected++;
+          if (isNative[id]) {
+            tally.expectedNative++;
+          } else {
+            tally.expectedJava++;
+          }
+        }
+      }
+      // Thread.join() may return before a thread's destructors have run: wait for them
+      long deadline = System.nanoTime() + TIMEOUT.toNanos();
+      int[] calls = new int[capacity];
+      while (true) {
+        count(calls, used, isNative, javaCalls, semBase);
+        long made = 0;
+        for (int id = 0; id < capacity; id++) {
+          if (kept[id] && calls[id] > 0) {
+            made++;
+          }
+        }
+        if (made == tally.expected || System.nanoTime() > deadline) {
+          break;
+        }
+        LockSupport.parkNanos(10_000_000);
+      }
+      LockSupport.parkNanos(200_000_000); // and a little longer, for any duplicate
+      count(calls, used, isNative, javaCalls, semBase);
+      for (int id = 0; id < capacity; id++) {
+        tally.made += calls[id];
+        if (kept[id]) {
+          if (calls[id] == 0) {
+            tally.lost++;
+          } else if (calls[id] > 1) {
+            tally.duplicated += calls[id] - 1;
+          }
+        } else if (calls[id] > 0) {
+          tally.unexpected += calls[id];
+        }
+      }
+      tally.wrongValue = wrongValue.get();
+      return tally;
+    }
+  }
+
+  private static void count(int[] calls, boolean[] used, boolean[] isNative, AtomicIntegerArray javaCalls, long semBase) {
+    Memory value = new Memory(4);
+    for (int id = 0; id < calls.length; id++) {
+      if (!used[id]) {
+        calls[id] = 0;
+      } else if (isNative[id]) {
+        SEM_GETVALUE.invokeInt(new Object[] {new Pointer(semBase + (long) id * SEM_BYTES), value});
+        calls[id] = value.getInt(0);
+      } else {
+        calls[id] = javaCalls.get(id);
+      }
+    }
+  }
+
+  static int liveThreads() {
+    return ManagementFactory.getThreadMXBean().getThreadCount();
+  }
+
+  /** @return the live thread count once it is at most {@code baseline}, or after {@link #TIMEOUT} */
+  static int awaitLiveThreadsAtMost(int baseline) {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    int live;
+    while ((live = liveThreads()) > baseline && System.nanoTime() < deadline) {
+      LockSupport.parkNanos(10_000_000);
+    }
+    return live;
+  }
+
+  /**
+   * @return the least C heap in use seen over {@link #SETTLE}, with a GC before each look: the JVM's
+   *     own use of malloc (JIT compiler arenas, pooled and trimmed every few seconds; GC data)
+   *     comes and goes by several MiB, while what weave leaked stays
+   */
+  static long settledHeap() {
+    long deadline = System.nanoTime() + SETTLE.toNanos();
+    long least = Long.MAX_VALUE;
+    long most = 0;
+    do {
+      System.gc();
+      long heap = NativeFixtures.heapInUse();
+      least = Math.min(least, heap);
+      most = Math.max(most, heap);
+      LockSupport.parkNanos(200_000_000);
+    } while (System.nanoTime() < deadline);
+    System.out.printf("  (C heap seen between %,d and %,d bytes over %s)%n", least, most, SETTLE);
+    return least;
+  }
+
+  static void shutdownRace(String backend) throws Exception {
+    Map<Integer, Integer> exitCodes = new TreeMap<>();
+    List<String> crashFiles = new ArrayList<>();
+    List<String> outputs = new ArrayList<>();
+    long started = System.nanoTime();
+    for (int run = 0; run < EXIT_RUNS; run++) {
+      ExitProbe.Outcome outcome =
+          ExitProbe.runInChildJvm(backend, Duration.ofSeconds(30), "exit-race", String.valueOf(EXIT_THREADS));
+      exitCodes.merge(outcome.exitCode(), 1, Integer::sum);
+      crashFiles.addAll(outcome.crashFiles());
+      if (!outcome.output().isEmpty()) {
+        outputs.add("run " + run + ": " + outcome.output());
+      }
+    }
+    long millis = (System.nanoTime() - started) / 1_000_000;
+    System.out.printf(
+        "shutdown race %s: %d child JVMs, %d dying threads each vs System.exit(0), in %,d ms; exit codes %s; "
+            + "hs_err files %d; runs that printed something %d%n",
+        backend, EXIT_RUNS, EXIT_THREADS, millis, exitCodes, crashFiles.size(), outputs.size());
+    assertThat(exitCodes).as("exit codes").containsOnlyKeys(0);
+    assertThat(crashFiles).as("hs_err files").isEmpty();
+    assertThat(outputs).as("output of the child JVMs").isEmpty();
+  }
+}
