@@ -58,6 +58,7 @@ final class ContractCases {
     cases.add(new TckCase("death: executor pool threads on shutdown", ContractCases::poolThreads));
     cases.add(new TckCase("death: threads started by pthread_create [java]", ContractCases::nativeThreads));
     cases.add(new TckCase("death: threads started by pthread_create [native]", ContractCases::nativeThreadsNative));
+    cases.add(new TckCase("death: a native thread that detaches and attaches again keeps its cells and registrations", ContractCases::reattachedThread));
     return cases;
   }
 
@@ -621,6 +622,40 @@ final class ContractCases {
       for (int i = 0; i < threads; i++) {
         assertTrue(sem.await(Deaths.TIMEOUT), "native destructor " + (i + 1) + " of " + threads + " did not run");
       }
+    }
+  }
+
+  static void reattachedThread(DestructorRegistry registry) throws Exception {
+    List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch done = new CountDownLatch(1);
+    AtomicReference<Thread> firstThread = new AtomicReference<>();
+    AtomicLong firstCell = new AtomicLong();
+    try (ThreadLocalSlot slot = registry.newSlot();
+        ThreadLocalSlot other = registry.newSlot();
+        ThreadLocalSlot last = registry.newSlot();
+        NativeFixtures.Semaphore sem = new NativeFixtures.Semaphore()) {
+      NativeFixtures.runAttachedTwice(
+          () -> {
+            firstThread.set(Thread.currentThread());
+            slot.set(1);
+            firstCell.set(slot.cellAddress());
+            registry.register(slot, value -> calls.add("first=" + value));
+            registry.register(other, value -> calls.add("unregistered ran"));
+            other.set(sem.address());
+            registry.registerNative(other, NativeFixtures.SEM_POST);
+          },
+          () -> {
+            assertNotSame(firstThread.get(), Thread.currentThread(), "the second callback ran in the same attachment");
+            assertEquals(1, slot.get(), "the slot's value set in the first attachment");
+            assertEquals(firstCell.get(), slot.cellAddress(), "the slot's cell in the first attachment");
+            assertTrue(registry.unregister(other), "unregister sees the first attachment's registrations");
+            slot.set(2);
+            registry.register(slot, value -> calls.add("second=" + value));
+            registry.register(last, value -> done.countDown());
+          });
+      Deaths.await(done, "the destructors of the re-attached thread");
+      assertEquals(List.of("first=2", "second=2"), calls);
+      assertEquals(0, sem.value(), "a native registration unregistered in the second attachment ran");
     }
   }
 

@@ -158,6 +158,80 @@ public final class NativeFixtures {
     Pointer run(Pointer argument);
   }
 
+  /** {@code ssize_t (*)(void *cookie, const char *buffer, size_t size)}, a stream's write. */
+  public interface CookieWrite extends Callback {
+    long invoke(Pointer cookie, Pointer buffer, long size);
+  }
+
+  /** {@code int (*)(void *cookie)}, a stream's close. */
+  public interface CookieClose extends Callback {
+    int invoke(Pointer cookie);
+  }
+
+  /** glibc's {@code cookie_io_functions_t}, passed by value to {@code fopencookie}. */
+  @Structure.FieldOrder({"read", "write", "seek", "close"})
+  public static class CookieFunctions extends Structure implements Structure.ByValue {
+    public Pointer read;
+    public CookieWrite write;
+    public Pointer seek;
+    public CookieClose close;
+
+    /** Made by JNA and by {@link #runAttachedTwice}. */
+    public CookieFunctions() {}
+  }
+
+  /**
+   * Runs {@code first}, then {@code second}, on one OS thread started by {@code pthread_create},
+   * each in its own attachment to the JVM (so with two different {@link Thread} objects), and
+   * joins the thread. The thread's start routine is libc's {@code fclose} on a {@code
+   * fopencookie} stream holding one unwritten byte: native code then calls the stream's write and
+   * close functions, two JNA callbacks, and JNA attaches the thread for each and detaches it after.
+   */
+  public static void runAttachedTwice(Runnable first, Runnable second) {
+    List<Throwable> failures = new ArrayList<>();
+    CookieFunctions functions = new CookieFunctions();
+    functions.write = (cookie, buffer, size) -> {
+      runCatching(first, failures);
+      return size;
+    };
+    functions.close = cookie -> {
+      runCatching(second, failures);
+      return 0;
+    };
+    Pointer stream = LIBC.getFunction("fopencookie").invokePointer(new Object[] {null, "w", functions});
+    if (stream == null) {
+      throw new IllegalStateException("fopencookie failed: errno " + Native.getLastError());
+    }
+    LIBC.getFunction("fputc").invokeInt(new Object[] {'x', stream}); // buffered until fclose
+    Memory thread = new Memory(8);
+    int error = LIBC.getFunction("pthread_create").invokeInt(new Object[] {thread, null, LIBC.getFunction("fclose"), stream});
+    if (error != 0) {
+      throw new IllegalStateException("pthread_create failed: " + error);
+    }
+    LIBC.getFunction("pthread_join").invokeInt(new Object[] {new Pointer(thread.getLong(0)), null});
+    // JNA frees a callback's stub once the object is collected
+    Reference.reachabilityFence(functions);
+    rethrowFirst(failures);
+  }
+
+  private static void runCatching(Runnable body, List<Throwable> failures) {
+    try {
+      body.run();
+    } catch (Throwable t) {
+      synchronized (failures) {
+        failures.add(t);
+      }
+    }
+  }
+
+  private static void rethrowFirst(List<Throwable> failures) {
+    if (!failures.isEmpty()) {
+      AssertionError error = new AssertionError("a native thread's body failed: " + failures.get(0), failures.get(0));
+      failures.stream().skip(1).forEach(error::addSuppressed);
+      throw error;
+    }
+  }
+
   /**
    * Runs {@code body} on {@code count} threads started by {@code pthread_create}, not by Java, and
    * joins them with {@code pthread_join}. The threads return from native code and die there.
@@ -166,13 +240,7 @@ public final class NativeFixtures {
     List<Throwable> failures = new ArrayList<>();
     StartRoutine routine =
         argument -> {
-          try {
-            body.run();
-          } catch (Throwable t) {
-            synchronized (failures) {
-              failures.add(t);
-            }
-          }
+          runCatching(body, failures);
           return null;
         };
     Memory threads = new Memory(8L * count);
@@ -188,10 +256,6 @@ public final class NativeFixtures {
     }
     // JNA frees a callback's stub once the object is collected
     Reference.reachabilityFence(routine);
-    if (!failures.isEmpty()) {
-      AssertionError error = new AssertionError("a native thread's body failed", failures.get(0));
-      failures.stream().skip(1).forEach(error::addSuppressed);
-      throw error;
-    }
+    rethrowFirst(failures);
   }
 }
