@@ -1,48 +1,62 @@
 package dev.weave.report.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
-import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import dev.weave.Weave;
-import java.util.regex.Pattern;
-import org.junit.jupiter.api.parallel.ResourceLock;
+import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.platform.engine.TestExecutionResult;
-import org.junit.platform.testkit.engine.EngineExecutionResults;
-import org.junit.platform.testkit.engine.EngineTestKit;
+import org.quicktheories.api.AsString;
+import org.quicktheories.core.ExceptionReporter;
 
 /**
- * The reference model's property can fail: run by jqwik's own engine (through {@link
- * EngineTestKit}) on a broken backend whose fault generated programs can reach, it must fail, with
- * a counterexample.
+ * The reference model's property can fail: run on a broken backend whose fault generated programs
+ * can reach, QuickTheories must report it, with a counterexample shrunk to a few calls.
  */
 class ReferenceModelCanFailTest {
+  /** Programs to look through; the search stops at the first failing one. */
+  static final int TRIES = 1000;
+
+  /** A shrunk counterexample has at most this many calls (its first {@code newSlot} included). */
+  static final int SMALL = 6;
+
   @ParameterizedTest
   @ValueSource(strings = {"broken-reverse-order", "broken-unregister-drops-one", "broken-stale-value"})
-  @ResourceLock("system properties")
   void failsOnABrokenBackend(String backend) {
     assumeTrue(Weave.backends().stream().anyMatch(b -> b.name().equals(backend) && b.available()), backend + " is unusable here");
-    EngineExecutionResults results;
-    System.setProperty(ReferenceModelTest.BACKEND_PROPERTY, Pattern.quote(backend));
+    Smallest smallest = new Smallest();
+    AssertionError failure = null;
     try {
-      results = EngineTestKit.engine("jqwik")
-          .selectors(selectClass(ReferenceModelTest.class))
-          .configurationParameter("jqwik.tries.default", "300")
-          .configurationParameter("jqwik.failures.after.default", "RANDOM_SEED")
-          .configurationParameter("jqwik.database", "target/jqwik-database-can-fail")
-          .execute();
-    } finally {
-      System.clearProperty(ReferenceModelTest.BACKEND_PROPERTY);
+      ReferenceModelTest.check(backend, TRIES, ReferenceModelTest.SHRINK_CYCLES, smallest);
+    } catch (AssertionError e) {
+      failure = e;
     }
-    assertThat(results.testEvents().failed().count()).as(backend + ": failed properties").isEqualTo(1);
-    Throwable failure = results.testEvents().failed().stream()
-        .findFirst().orElseThrow()
-        .getPayload(TestExecutionResult.class).orElseThrow()
-        .getThrowable().orElseThrow();
-    System.out.println(backend + ": the reference model's property failed as it must; " + firstLines(failure.getMessage(), 6));
-    assertThat(failure.getMessage()).contains(backend + ":");
+    if (failure == null) {
+      fail(backend + ": the reference model's property held for " + TRIES + " programs");
+    }
+    System.out.println(backend + ": the reference model's property failed as it must, at program " + smallest.examples
+        + "; shrunk to " + smallest.program + " (seed " + smallest.seed + ")\n  " + firstLines(smallest.cause.getMessage(), 6));
+    assertThat(failure.getMessage()).contains("Smallest found falsifying value(s)", String.valueOf(smallest.program), backend + ":");
+    assertThat(smallest.program.ops()).as(backend + ": calls in the shrunk counterexample " + smallest.program).hasSizeLessThanOrEqualTo(SMALL);
+  }
+
+  /** QuickTheories' own report, an {@link AssertionError}, once it has noted the smallest failing program. */
+  static final class Smallest extends ExceptionReporter {
+    Program program;
+    Throwable cause;
+    int examples;
+    long seed;
+
+    @Override
+    public void falisification(long seed, int examples, Object smallest, Throwable cause, List<Object> others, AsString<Object> toString) {
+      this.program = (Program) smallest;
+      this.cause = cause;
+      this.examples = examples;
+      this.seed = seed;
+      super.falisification(seed, examples, smallest, cause, others, toString);
+    }
   }
 
   private static String firstLines(String text, int lines) {
