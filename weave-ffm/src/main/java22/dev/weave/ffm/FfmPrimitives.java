@@ -3,6 +3,7 @@ package dev.weave.ffm;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
@@ -11,6 +12,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
@@ -29,6 +31,8 @@ public final class FfmPrimitives implements NativePrimitives {
   private static final Linker LINKER = Linker.nativeLinker();
   private static final SymbolLookup LIBC = LINKER.defaultLookup();
   private static final MemorySegment ALL_MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+  /** Cells are 8-byte aligned by calloc; the unaligned layout only spares the check on each access. */
+  private static final ValueLayout.OfLong WORD = JAVA_LONG_UNALIGNED;
   private static final FunctionDescriptor DESTRUCTOR = FunctionDescriptor.ofVoid(ADDRESS);
   private static final int JNI_OK = 0;
   private static final int DETACH_CURRENT_THREAD_SLOT = 5;
@@ -93,12 +97,12 @@ public final class FfmPrimitives implements NativePrimitives {
 
   @Override
   public long getWord(long address) {
-    return ALL_MEMORY.get(JAVA_LONG, address);
+    return ALL_MEMORY.get(WORD, address);
   }
 
   @Override
   public void putWord(long address, long value) {
-    ALL_MEMORY.set(JAVA_LONG, address, value);
+    ALL_MEMORY.set(WORD, address, value);
   }
 
   @Override

@@ -10,6 +10,8 @@ import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * libc's memory and pthread-key functions through JNA's direct mapping, a thread-death callback
@@ -43,6 +45,9 @@ public final class JnaPrimitives implements NativePrimitives {
   private static final Pointer ADDRESS_ZERO = new Pointer(0);
 
   private static final long FREE_FUNCTION;
+
+  /** Native destructors by address: a program has few, and JNA's Function is costly to make. */
+  private final Map<Long, Function> functions = new ConcurrentHashMap<>();
 
   static {
     NativeLibrary process = NativeLibrary.getProcess();
@@ -124,7 +129,8 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public void callDestructor(long function, long argument) {
-    Function.getFunction(new Pointer(function)).invoke(Void.class, new Object[] {argument});
+    functions.computeIfAbsent(function, address -> Function.getFunction(new Pointer(address)))
+        .invoke(Void.class, new Object[] {argument});
   }
 
   private static void check(int error, String function) {
