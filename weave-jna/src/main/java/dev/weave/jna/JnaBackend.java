@@ -1,9 +1,7 @@
 package dev.weave.jna;
 
 import com.google.auto.service.AutoService;
-import dev.weave.DestructorRegistry;
-import dev.weave.WeaveException;
-import dev.weave.spi.Engine;
+import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.WeaveBackend;
@@ -15,67 +13,34 @@ import java.util.Optional;
  * a failure to load is reported by {@link #unavailabilityReason()}, never thrown.
  */
 @AutoService(WeaveBackend.class)
-public final class JnaBackend implements WeaveBackend {
+public final class JnaBackend extends LoadingBackend {
   static final String NAME = "jna";
   private static final String PRIMITIVES_CLASS = "dev.weave.jna.JnaPrimitives";
 
-  private String unavailabilityReason;
-  private DestructorRegistry registry;
-  private boolean initialized;
-
-  @Override
-  public String name() {
-    return NAME;
+  /** For {@link java.util.ServiceLoader}; loads nothing native. */
+  public JnaBackend() {
+    super(NAME, 10);
   }
 
   @Override
-  public int priority() {
-    return 10;
+  protected NativePrimitives loadPrimitives() throws Exception {
+    // Loaded by name so that a missing JNA jar is a reason here, not an error in discovery.
+    return instantiate(PRIMITIVES_CLASS);
   }
 
   @Override
-  public synchronized Optional<String> unavailabilityReason() {
-    initialize();
-    return Optional.ofNullable(unavailabilityReason);
-  }
-
-  @Override
-  public synchronized DestructorRegistry registry() {
-    initialize();
-    if (registry == null) {
-      throw new WeaveException("weave backend 'jna' is unusable here: " + unavailabilityReason);
+  protected String explain(Throwable failure) {
+    Optional<String> denied = NativeAccess.denial(jnaModule(), failure);
+    if (denied.isPresent()) {
+      return denied.get();
     }
-    return registry;
-  }
-
-  private void initialize() {
-    if (initialized) {
-      return;
+    if (failure instanceof UnsupportedOperationException) {
+      return failure.getMessage();
     }
-    initialized = true;
-    String os = System.getProperty("os.name", "");
-    if (!os.startsWith("Linux")) {
-      unavailabilityReason = "needs Linux with glibc (this is " + os + ")";
-      return;
+    if (failure instanceof NoClassDefFoundError && String.valueOf(failure.getMessage()).startsWith("com/sun/jna/")) {
+      return "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: " + describe(failure);
     }
-    try {
-      // Loaded by name so that a missing JNA jar is a reason here, not an error in discovery.
-      NativePrimitives primitives =
-          (NativePrimitives) Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
-      registry = new Engine(NAME, primitives);
-    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
-      Throwable cause = e.getCause() != null && e instanceof ReflectiveOperationException ? e.getCause() : e;
-      Optional<String> denied = NativeAccess.denial(jnaModule(), e);
-      if (denied.isPresent()) {
-        unavailabilityReason = denied.get();
-      } else if (cause instanceof UnsupportedOperationException) {
-        unavailabilityReason = cause.getMessage();
-      } else if (cause instanceof NoClassDefFoundError && String.valueOf(cause.getMessage()).startsWith("com/sun/jna/")) {
-        unavailabilityReason = "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: " + describe(cause);
-      } else {
-        unavailabilityReason = "JNA or its native library failed to load: " + describe(cause);
-      }
-    }
+    return "JNA or its native library failed to load: " + describe(failure);
   }
 
   /**

@@ -1,12 +1,10 @@
 package dev.weave.jnr;
 
 import com.google.auto.service.AutoService;
-import dev.weave.DestructorRegistry;
-import dev.weave.WeaveException;
-import dev.weave.spi.Engine;
+import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
+import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.WeaveBackend;
-import java.util.Optional;
 
 /**
  * The {@code jnr} backend, on jnr-ffi and the jffi native library under it. It loads nothing until
@@ -15,58 +13,23 @@ import java.util.Optional;
  */
 @AutoService(WeaveBackend.class)
 @SuppressWarnings("exports") // @AutoService is a compile-time annotation; its module is not needed at run time
-public final class JnrBackend implements WeaveBackend {
+public final class JnrBackend extends LoadingBackend {
   static final String NAME = "jnr";
 
-  private String unavailabilityReason;
-  private DestructorRegistry registry;
-  private boolean initialized;
-
   /** For {@link java.util.ServiceLoader}; loads nothing native. */
-  public JnrBackend() {}
-
-  @Override
-  public String name() {
-    return NAME;
+  public JnrBackend() {
+    super(NAME, 20);
   }
 
   @Override
-  public int priority() {
-    return 20;
+  protected NativePrimitives loadPrimitives() {
+    return new JnrPrimitives();
   }
 
   @Override
-  public synchronized Optional<String> unavailabilityReason() {
-    initialize();
-    return Optional.ofNullable(unavailabilityReason);
-  }
-
-  @Override
-  public synchronized DestructorRegistry registry() {
-    initialize();
-    if (registry == null) {
-      throw new WeaveException("weave backend 'jnr' is unusable here: " + unavailabilityReason);
-    }
-    return registry;
-  }
-
-  private void initialize() {
-    if (initialized) {
-      return;
-    }
-    initialized = true;
-    String os = System.getProperty("os.name", "");
-    if (!os.startsWith("Linux")) {
-      unavailabilityReason = "needs Linux with glibc (this is " + os + ")";
-      return;
-    }
-    try {
-      registry = new Engine(NAME, new JnrPrimitives());
-    } catch (RuntimeException | LinkageError e) {
-      unavailabilityReason =
-          NativeAccess.denial(jffiModule(), e)
-              .orElse("jnr-ffi or its jffi native library failed to load: " + describe(e));
-    }
+  protected String explain(Throwable failure) {
+    return NativeAccess.denial(jffiModule(), failure)
+        .orElse("jnr-ffi or its jffi native library failed to load: " + describe(failure));
   }
 
   /**
