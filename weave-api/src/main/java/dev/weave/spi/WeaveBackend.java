@@ -6,8 +6,8 @@ import java.util.Optional;
 /**
  * A weave backend, found with {@link java.util.ServiceLoader}. An implementation's constructor
  * must not fail when its native side cannot load: it reports that through {@link
- * #unavailabilityReason()} instead. Most backends implement {@link NativePrimitives} and build
- * their registry with {@link Engine}, which holds the whole contract.
+ * #unavailabilityReason()} instead. Most backends extend {@link LoadingBackend}: they implement
+ * {@link NativePrimitives}, and the {@link Engine} holds the whole contract.
  */
 public interface WeaveBackend {
   /** @return the name {@code -Dweave.backend} takes, such as {@code "ffm"} */
