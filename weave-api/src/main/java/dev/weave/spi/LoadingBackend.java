@@ -64,7 +64,9 @@ public abstract class LoadingBackend implements WeaveBackend {
   }
 
   /**
-   * Loads the native side.
+   * Loads the native side. A backend that loads its primitives by name (so that a missing FFI
+   * library or a class file too new for this JVM fails here, not in discovery) does so itself: on
+   * the module path only its own module may construct them.
    *
    * @return the primitives the engine runs on
    * @throws Exception anything; it is passed to {@link #explain(Throwable)}
@@ -77,20 +79,6 @@ public abstract class LoadingBackend implements WeaveBackend {
    * @return the reason to report, saying what would fix it where that is known
    */
   protected abstract String explain(Throwable failure);
-
-  /**
-   * Makes primitives from a class loaded by name, so that a missing FFI library or a class file too
-   * new for this JVM is a failure of loading, not of discovery.
-   *
-   * @param className a {@link NativePrimitives} with a public no-argument constructor
-   * @return a new instance
-   * @throws Exception what loading or constructing it threw
-   */
-  protected final NativePrimitives instantiate(String className) throws Exception {
-    return (NativePrimitives) Class.forName(className, true, getClass().getClassLoader())
-        .getDeclaredConstructor()
-        .newInstance();
-  }
 
   private void load() {
     if (loaded) {

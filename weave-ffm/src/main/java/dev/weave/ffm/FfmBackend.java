@@ -34,7 +34,7 @@ public final class FfmBackend extends LoadingBackend {
 
   @Override
   protected NativePrimitives loadPrimitives() throws Exception {
-    return instantiate(PRIMITIVES_CLASS);
+    return (NativePrimitives) Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
   }
 
   @Override

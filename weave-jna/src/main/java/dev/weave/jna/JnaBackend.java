@@ -25,7 +25,7 @@ public final class JnaBackend extends LoadingBackend {
   @Override
   protected NativePrimitives loadPrimitives() throws Exception {
     // Loaded by name so that a missing JNA jar is a reason here, not an error in discovery.
-    return instantiate(PRIMITIVES_CLASS);
+    return (NativePrimitives) Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
   }
 
   @Override
