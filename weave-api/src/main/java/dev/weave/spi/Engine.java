@@ -314,6 +314,8 @@ public final class Engine implements DestructorRegistry {
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
     boolean isArmed;
     boolean walking;
+    /** Set by the walk once the chunks are freed; read only on the thread that walked. */
+    boolean freed;
     int currentRound;
 
     ThreadState(long id) {
@@ -487,6 +489,7 @@ public final class Engine implements DestructorRegistry {
             primitives.free(chunks[chunk]);
           }
         }
+        freed = true; // cells cached on this Thread during the walk point into freed memory now
         if (previous == null) {
           states.remove();
         } else {
@@ -517,10 +520,23 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /** A slot's cell on one thread, as that thread's {@link Slot#cells} caches it. */
+  private static final class Cell {
+    final ThreadState state;
+    final long address;
+
+    Cell(ThreadState state, long address) {
+      this.state = state;
+      this.address = address;
+    }
+  }
+
   private final class Slot implements ThreadLocalSlot {
     final int index;
     final long id;
     volatile boolean closed;
+    /** Per Thread (an attachment of an OS thread), this slot's cell there. */
+    final ThreadLocal<Cell> cells = new ThreadLocal<>();
 
     Slot(int index, long id) {
       this.index = index;
@@ -540,20 +556,45 @@ public final class Engine implements DestructorRegistry {
     @Override
     public long get() {
       requireOpen();
-      long cell = currentState().existingCell(this);
-      return cell != 0 ? primitives.getWord(cell) : 0;
+      Cell cell = cachedCell();
+      if (cell != null) {
+        return primitives.getWord(cell.address);
+      }
+      ThreadState state = currentState();
+      long address = state.existingCell(this);
+      if (address == 0) {
+        return 0;
+      }
+      cells.set(new Cell(state, address));
+      return primitives.getWord(address);
     }
 
     @Override
     public void set(long value) {
       requireOpen();
-      primitives.putWord(currentState().cell(this), value);
+      primitives.putWord(cell().address, value);
     }
 
     @Override
     public long cellAddress() {
       requireOpen();
-      return currentState().cell(this);
+      return cell().address;
+    }
+
+    private Cell cell() {
+      Cell cell = cachedCell();
+      if (cell == null) {
+        ThreadState state = currentState();
+        cell = new Cell(state, state.cell(this));
+        cells.set(cell);
+      }
+      return cell;
+    }
+
+    /** The fast path: a new slot has a new ThreadLocal, so a cached cell needs no owner check. */
+    private Cell cachedCell() {
+      Cell cell = cells.get();
+      return cell != null && !cell.state.freed ? cell : null;
     }
 
     @Override

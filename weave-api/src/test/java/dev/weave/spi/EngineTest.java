@@ -162,6 +162,19 @@ class EngineTest {
   }
 
   @Test
+  void cellsCachedDuringTheWalkAreNotUsedAfterItFreedThem() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    List<Long> seen = Collections.synchronizedList(new ArrayList<>());
+    Thread thread = run(() -> {
+      slot.set(3);
+      engine.register(slot, value -> seen.add(slot.get()));
+    });
+    primitives.die(thread, () -> seen.add(slot.get()));
+    assertThat(seen).containsExactly(3L, 0L);
+    assertThat(primitives.violations()).isEmpty();
+  }
+
+  @Test
   void registrationsBeyondTheFourthRoundAreDropped() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<Integer> rounds = Collections.synchronizedList(new ArrayList<>());

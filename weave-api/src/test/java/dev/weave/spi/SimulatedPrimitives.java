@@ -119,12 +119,25 @@ final class SimulatedPrimitives implements NativePrimitives {
    * finished: on another {@link Thread}, as a JVM re-attaching the dying OS thread would.
    */
   void die(Thread thread) throws InterruptedException {
+    die(thread, () -> {});
+  }
+
+  /**
+   * As {@link #die(Thread)}, then runs {@code afterward} on the same re-attached thread, as another
+   * library's key destructor calling into Java would.
+   */
+  void die(Thread thread, Runnable afterward) throws InterruptedException {
     thread.join();
     TreeMap<Long, Long> own = values.remove(thread);
     if (own == null) {
       return;
     }
-    Thread reattached = new Thread(() -> runKeyDestructors(own), "re-attached " + thread.getName());
+    Runnable destructorPass =
+        () -> {
+          runKeyDestructors(own);
+          afterward.run();
+        };
+    Thread reattached = new Thread(destructorPass, "re-attached " + thread.getName());
     reattached.start();
     reattached.join();
   }
