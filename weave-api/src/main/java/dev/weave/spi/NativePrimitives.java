@@ -1,5 +1,7 @@
 package dev.weave.spi;
 
+import java.nio.ByteBuffer;
+
 /**
  * The few native operations the {@link Engine} needs from a backend's FFI library. Addresses and
  * pthread keys are passed as {@code long}. Every method may be called on any platform thread,
@@ -54,4 +56,19 @@ public interface NativePrimitives {
 
   /** Calls the C function {@code void (*function)(void*)} with {@code argument}. */
   void callDestructor(long function, long argument);
+
+  /**
+   * An optional fast path for backends whose {@link #getWord}/{@link #putWord} cost a native call
+   * each: a direct buffer over {@code bytes} bytes at {@code address}, in any byte order (the
+   * engine sets the native one on it), that does not own the memory. The engine makes one per
+   * chunk of cells, on the chunk's own thread, and reads and writes cells through it on that
+   * thread only, until it frees the chunk.
+   *
+   * @param address the start of memory this engine allocated with {@link #allocateZeroed}
+   * @param bytes its length
+   * @return the view, or null if {@link #getWord}/{@link #putWord} are as fast (the default)
+   */
+  default ByteBuffer directBuffer(long address, int bytes) {
+    return null;
+  }
 }
