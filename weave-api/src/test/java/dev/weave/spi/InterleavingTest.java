@@ -1,0 +1,63 @@
+package dev.weave.spi;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.weave.spi.RaceScenarios.Scenario;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+/**
+ * Issue 11 §4: the engine under each race of {@link RaceScenarios}, for {@value
+ * #SCHEDULES_PROPERTY} schedules each (more under {@code -Psoak}). A failure names the seed that
+ * replays it: {@code -Dweave.interleave.seed=SEED -Dtest=InterleavingTest#method}.
+ */
+class InterleavingTest {
+  /** Schedules per scenario. */
+  static final String SCHEDULES_PROPERTY = "weave.interleave.schedules";
+
+  private static final int SCHEDULES = Integer.getInteger(SCHEDULES_PROPERTY, 300);
+
+  @Test
+  void closeRacingADeathWalk(TestInfo test) {
+    holds(RaceScenarios.closeRacingADeathWalk(), test);
+  }
+
+  @Test
+  void closeRacingUnregisterAndABareDeath(TestInfo test) {
+    holds(RaceScenarios.closeRacingUnregisterAndABareDeath(), test);
+  }
+
+  @Test
+  void twoClosesRacingADeathWalk(TestInfo test) {
+    holds(RaceScenarios.twoClosesRacingADeathWalk(), test);
+  }
+
+  @Test
+  void getAndSetRacingCloseAndReuse(TestInfo test) {
+    holds(RaceScenarios.getAndSetRacingCloseAndReuse(), test);
+  }
+
+  @Test
+  void registerRacingClose(TestInfo test) {
+    holds(RaceScenarios.registerRacingClose(), test);
+  }
+
+  @Test
+  void laterKeyDestructorRegistersAfterTheWalk(TestInfo test) {
+    holds(RaceScenarios.laterKeyDestructorRegistersAfterTheWalk(), test);
+  }
+
+  @Test
+  void runDestructorsRacingClose(TestInfo test) {
+    holds(RaceScenarios.runDestructorsRacingClose(), test);
+  }
+
+  private static void holds(Scenario scenario, TestInfo test) {
+    String replay = "-Dtest=" + InterleavingTest.class.getSimpleName() + "#" + test.getTestMethod().orElseThrow().getName();
+    Exploration exploration = Exploration.explore(scenario, Race.Subject.engine(), SCHEDULES, report -> true, replay);
+    System.out.println(exploration.summary());
+    if (exploration.failure != null) {
+      fail(exploration.failure);
+    }
+  }
+}
