@@ -424,7 +424,9 @@ public final class CheckedPrimitives implements NativePrimitives {
       StringBuilder text = new StringBuilder("thread \"").append(thread).append("\":");
       int shown = 0;
       for (StackTraceElement frame : stack) {
-        if (frame.getClassName().startsWith(CheckedPrimitives.class.getName())) {
+        String frameClass = frame.getClassName();
+        if (frameClass.equals(CheckedPrimitives.class.getName())
+            || frameClass.startsWith(CheckedPrimitives.class.getName() + "$")) {
           continue;
         }
         if (shown++ == STACK_DEPTH) {
