@@ -189,7 +189,10 @@ final class Interleaver {
     }
   }
 
-  /** From an actor: lets the others run until {@code condition} holds (evaluated between steps). */
+  /**
+   * From an actor: a scheduling point, where it lets the others run until {@code condition} holds
+   * (evaluated between steps), or at once if it is null.
+   */
   void await(String what, BooleanSupplier condition) {
     Actor actor = byThread.get(Thread.currentThread());
     if (actor == null) {
@@ -203,7 +206,10 @@ final class Interleaver {
     return List.copyOf(actors);
   }
 
-  /** @return every step taken, in order: the actor and the operation it was about to do */
+  /**
+   * @return every step taken, in order: the actor, and the point it went on from (it ran from there
+   *     to its next point)
+   */
   List<String> trace() {
     return trace;
   }
@@ -241,7 +247,7 @@ final class Interleaver {
         throw abandon("the schedule took more than " + MAX_STEPS + " steps");
       }
       Actor next = strategy.choose(runnable, trace.size(), previous);
-      trace.add(String.format("%4d %s: %s", trace.size(), next.name, next.operation));
+      trace.add(String.format("%4d %s, from %s", trace.size(), next.name, next.operation));
       next.phase = Phase.GRANTED;
       LockSupport.unpark(next.thread);
       previous = next;

@@ -2,6 +2,7 @@ package dev.weave.spi;
 
 import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
+import dev.weave.ThreadLocalSlot;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -10,6 +11,7 @@ import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.function.ToIntFunction;
 import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
 
 /**
  * One schedule of one scenario: a fresh engine over {@link CheckedPrimitives} over {@link
@@ -63,7 +65,8 @@ final class Race {
   private final long baselineBlocks;
   private final List<Interleaver.Actor> deaths = new ArrayList<>();
   private final List<String> destructorRuns = Collections.synchronizedList(new ArrayList<>());
-  private volatile boolean closeReturned;
+  /** Per close of the race's slot, in the order they began: whether it has returned. */
+  private final List<Boolean> closes = new ArrayList<>();
 
   Race(long seed, Subject subject, String scenario) {
     this.subject = subject;
@@ -100,19 +103,46 @@ final class Race {
     interleaver.await(what, condition);
   }
 
-  /** Says that a {@code close()} of the slot the race is about has returned. */
-  void closeReturned() {
-    closeReturned = true;
+  /**
+   * From a thread of the scenario: a scheduling point of its own, where the engine has none (a
+   * real thread may be preempted anywhere).
+   */
+  void point() {
+    interleaver.await("a point of the scenario", null);
+  }
+
+  /** Closes {@code slot}, the one the race is about, noting when the close began and returned. */
+  void close(ThreadLocalSlot slot) {
+    int close;
+    synchronized (closes) {
+      close = closes.size();
+      closes.add(Boolean.FALSE);
+    }
+    slot.close();
+    synchronized (closes) {
+      closes.set(close, Boolean.TRUE);
+    }
   }
 
   /**
-   * A destructor on the slot the race closes: it notes its run, with the value and whether a close
-   * had returned before it started.
+   * A destructor on the slot the race closes: it notes its run, with the value and when it started:
+   * before any close returned; after one returned; or after one returned while a close that began
+   * before it was still closing (a close that overtook another).
    */
   Destructor onClosedSlot(String name) {
-    return value ->
-        destructorRuns.add(
-            name + "(" + value + ")" + (closeReturned ? " after close returned" : " before close returned"));
+    return value -> {
+      String when;
+      synchronized (closes) {
+        int lastReturned = closes.lastIndexOf(Boolean.TRUE);
+        when =
+            lastReturned < 0
+                ? "before close returned"
+                : closes.subList(0, lastReturned).contains(Boolean.FALSE)
+                    ? "after a close returned while an earlier close was still closing"
+                    : "after close returned";
+      }
+      destructorRuns.add(name + "(" + value + ") " + when);
+    };
   }
 
   /** A destructor on a slot nobody closes: it notes its run and the value. */
@@ -130,6 +160,13 @@ final class Race {
   /** @return whether every thread and death of the race ran to its end */
   boolean finished() {
     return interleaver.actors().stream().allMatch(Interleaver.Actor::finished);
+  }
+
+  /** @return the destructors that ran, sorted, or "none ran": for those run on different threads */
+  String destructorRunsInAnyOrder() {
+    synchronized (destructorRuns) {
+      return destructorRuns.isEmpty() ? "none ran" : destructorRuns.stream().sorted().collect(Collectors.joining(", "));
+    }
   }
 
   long seed() {
