@@ -11,8 +11,12 @@ import java.util.function.Supplier;
 /**
  * A scenario run against a subject under many schedules, one {@link Race} each, until one fails.
  * Schedule {@code i} has the seed {@code base + i}; the base is drawn for each run (so that CI
- * explores new schedules every time) unless {@value #BASE_PROPERTY} gives it, and {@value
- * #SEED_PROPERTY} replays one schedule and prints it whole.
+ * explores new schedules every time) unless {@value #BASE_PROPERTY} gives it.
+ *
+ * <p>{@value #SEED_PROPERTY} replays one schedule. A replay is exact unless a step woke an actor
+ * blocked on a monitor and the two then raced for a monitor again (see {@link Interleaver}); so a
+ * replay runs the seed until it fails, at most {@value #REPLAY_ATTEMPTS} times, and prints the
+ * schedule it ran.
  */
 final class Exploration {
   /** Replays the one schedule with this seed. */
@@ -20,6 +24,9 @@ final class Exploration {
 
   /** The first seed of a run, to repeat a whole run. */
   static final String BASE_PROPERTY = "weave.interleave.base";
+
+  /** How many times a replayed seed runs, at most, until it fails again. */
+  static final int REPLAY_ATTEMPTS = 20;
 
   final Scenario scenario;
   final Race.Subject subject;
@@ -44,7 +51,7 @@ final class Exploration {
   }
 
   /**
-   * Runs {@code scenario} under at most {@code budget} schedules (one, with {@value
+   * Runs {@code scenario} under at most {@code budget} schedules (or replays the schedule of {@value
    * #SEED_PROPERTY}), until one fails with a report that {@code sought} accepts.
    *
    * @param replay how to run this exploration alone, e.g. {@code -Dtest=Class#method}
@@ -54,31 +61,32 @@ final class Exploration {
     Long replayed = Long.getLong(SEED_PROPERTY);
     long base = replayed != null ? replayed : Long.getLong(BASE_PROPERTY, ThreadLocalRandom.current().nextLong());
     Exploration exploration = new Exploration(scenario, subject, base, replay);
-    int schedules = replayed != null ? 1 : budget;
-    for (int i = 0; i < schedules && exploration.failure == null; i++) {
-      exploration.runSchedule(base + i, sought, replayed != null);
+    int runs = replayed != null ? REPLAY_ATTEMPTS : budget;
+    String schedule = null;
+    for (int i = 0; i < runs && exploration.failure == null; i++) {
+      schedule = exploration.runSchedule(replayed != null ? replayed : base + i, sought);
+    }
+    if (replayed != null) {
+      System.out.println(schedule);
     }
     return exploration;
   }
 
-  private void runSchedule(long seed, Predicate<String> sought, boolean replaying) {
+  /** @return the report of the schedule: what it showed, and every step */
+  private String runSchedule(long seed, Predicate<String> sought) {
     schedules++;
     Race race = new Race(seed, subject, scenario.name);
     Supplier<String> outcome = scenario.setUp(race);
     List<String> problems = race.run();
     String observed = race.finished() ? outcome.get() : "(unfinished)";
     outcomes.merge(observed, 1, Integer::sum);
-    String why = scenario.whyAllowed(observed);
-    if (why == null) {
+    if (scenario.whyAllowed(observed) == null) {
       problems.add(0, "outcome not allowed: " + observed + "\n allowed outcomes:\n" + scenario.describeAllowed());
     }
-    if (replaying) {
-      System.out.println(describe(seed, observed, problems) + "\n" + race.describeSchedule());
-    }
-    if (problems.isEmpty()) {
-      return;
-    }
     String report = describe(seed, observed, problems) + "\n" + race.describeSchedule();
+    if (problems.isEmpty()) {
+      return report;
+    }
     if (sought.test(report)) {
       failure = report;
     } else {
@@ -87,6 +95,7 @@ final class Exploration {
         firstOtherFailure = report;
       }
     }
+    return report;
   }
 
   private String describe(long seed, String observed, List<String> problems) {

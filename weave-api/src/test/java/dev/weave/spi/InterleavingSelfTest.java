@@ -24,7 +24,7 @@ class InterleavingSelfTest {
   /** Schedules a search may take to catch its fault. */
   static final String BUDGET_PROPERTY = "weave.interleave.budget";
 
-  private static final int BUDGET = Integer.getInteger(BUDGET_PROPERTY, 2_000);
+  private static final int BUDGET = Integer.getInteger(BUDGET_PROPERTY, 1_000);
 
   private static final Race.Subject ENGINE_AT_8330EA9 =
       new Race.Subject(
