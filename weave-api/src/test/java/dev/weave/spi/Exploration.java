@@ -7,6 +7,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.junit.jupiter.api.TestInfo;
 
 /**
  * A scenario run against a subject under many schedules, one {@link Race} each, until one fails.
@@ -59,7 +60,8 @@ final class Exploration {
   static Exploration explore(
       Scenario scenario, Race.Subject subject, int budget, Predicate<String> sought, String replay) {
     Long replayed = Long.getLong(SEED_PROPERTY);
-    long base = replayed != null ? replayed : Long.getLong(BASE_PROPERTY, ThreadLocalRandom.current().nextLong());
+    long base =
+        replayed != null ? replayed : Long.getLong(BASE_PROPERTY, ThreadLocalRandom.current().nextLong());
     Exploration exploration = new Exploration(scenario, subject, base, replay);
     int runs = replayed != null ? REPLAY_ATTEMPTS : budget;
     String schedule = null;
@@ -72,6 +74,12 @@ final class Exploration {
     return exploration;
   }
 
+  /** @return the Surefire option that runs {@code test} alone */
+  static String runAlone(TestInfo test) {
+    return "-Dtest=" + test.getTestClass().orElseThrow().getSimpleName()
+        + "#" + test.getTestMethod().orElseThrow().getName();
+  }
+
   /** @return the report of the schedule: what it showed, and every step */
   private String runSchedule(long seed, Predicate<String> sought) {
     schedules++;
@@ -81,7 +89,8 @@ final class Exploration {
     String observed = race.finished() ? outcome.get() : "(unfinished)";
     outcomes.merge(observed, 1, Integer::sum);
     if (scenario.whyAllowed(observed) == null) {
-      problems.add(0, "outcome not allowed: " + observed + "\n allowed outcomes:\n" + scenario.describeAllowed());
+      problems.add(
+          0, "outcome not allowed: " + observed + "\n allowed outcomes:\n" + scenario.describeAllowed());
     }
     String report = describe(seed, observed, problems) + "\n" + race.describeSchedule();
     if (problems.isEmpty()) {

@@ -47,7 +47,6 @@ final class Interleaver {
 
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
-  private final long seed;
   private final Strategy strategy;
   private final String threadPrefix;
   private final List<Actor> actors = new ArrayList<>();
@@ -78,7 +77,6 @@ final class Interleaver {
   /** One thread of a scenario. */
   final class Actor {
     final String name;
-    final int index;
     final Thread thread;
     private final Runnable body;
     private final List<Actor> predecessors = new ArrayList<>();
@@ -89,9 +87,8 @@ final class Interleaver {
     private volatile BooleanSupplier until = this::predecessorsFinished;
     private volatile Throwable failure;
 
-    private Actor(String name, int index, Runnable body) {
+    private Actor(String name, Runnable body) {
       this.name = name;
-      this.index = index;
       this.body = body;
       thread = new Thread(this::main, threadPrefix + name);
       thread.setDaemon(true); // an actor stuck in a deadlock must not keep the test JVM alive
@@ -159,14 +156,9 @@ final class Interleaver {
    * @param threadPrefix the start of each actor thread's name, for stack dumps
    */
   Interleaver(long seed, String threadPrefix) {
-    this.seed = seed;
     this.threadPrefix = threadPrefix;
     SplittableRandom random = new SplittableRandom(seed);
     strategy = random.nextBoolean() ? new RandomWalk(random.split()) : new Pct(random.split());
-  }
-
-  long seed() {
-    return seed;
   }
 
   /** @return the strategy this seed chose, with its parameters */
@@ -179,7 +171,7 @@ final class Interleaver {
     if (controller != null) {
       throw new IllegalStateException("actors are added before the run");
     }
-    Actor actor = new Actor(name, actors.size(), body);
+    Actor actor = new Actor(name, body);
     actors.add(actor);
     byThread.put(actor.thread, actor);
     return actor;

@@ -56,7 +56,8 @@ class InterleavingSelfTest {
 
   @Test
   void catchesDefect1ThroughABareDeathInTheEngineAt8330ea9(TestInfo test) {
-    catches(RaceScenarios.closeRacingUnregisterAndABareDeath(), ENGINE_AT_8330EA9, "read of freed memory", test);
+    catches(
+        RaceScenarios.closeRacingUnregisterAndABareDeath(), ENGINE_AT_8330EA9, "read of freed memory", test);
   }
 
   @Test
@@ -71,7 +72,10 @@ class InterleavingSelfTest {
   @Test
   void catchesDefect2InTheEngineAt8330ea9(TestInfo test) {
     catches(
-        RaceScenarios.laterKeyDestructorRegistersAfterTheWalk(), ENGINE_AT_8330EA9, "read of freed memory", test);
+        RaceScenarios.laterKeyDestructorRegistersAfterTheWalk(),
+        ENGINE_AT_8330EA9,
+        "read of freed memory",
+        test);
   }
 
   @Test
@@ -95,12 +99,16 @@ class InterleavingSelfTest {
   }
 
   private static void catches(Scenario scenario, Race.Subject subject, String fault, TestInfo test) {
-    String replay = "-Dtest=" + InterleavingSelfTest.class.getSimpleName() + "#" + test.getTestMethod().orElseThrow().getName();
-    Exploration exploration = Exploration.explore(scenario, subject, BUDGET, report -> report.contains(fault), replay);
+    Exploration exploration =
+        Exploration.explore(
+            scenario, subject, BUDGET, report -> report.contains(fault), Exploration.runAlone(test));
     System.out.println(exploration.summary());
     if (exploration.failure == null) {
-      fail("no schedule of " + exploration.schedules + " showed \"" + fault + "\" in " + scenario + " against " + subject
-          + (exploration.firstOtherFailure != null ? "; another failure did:\n" + exploration.firstOtherFailure : ""));
+      fail("no schedule of " + exploration.schedules + " showed \"" + fault + "\" in " + scenario
+          + " against " + subject
+          + (exploration.firstOtherFailure == null
+              ? ""
+              : "; another failure did:\n" + exploration.firstOtherFailure));
     }
   }
 
@@ -125,7 +133,9 @@ class InterleavingSelfTest {
             });
       }
       interleaver.run(Duration.ofSeconds(20));
-      assertThat(String.join(", ", order)).as("seed " + seed).isIn("a in, a out, b in, b out", "b in, b out, a in, a out");
+      assertThat(String.join(", ", order))
+          .as("seed " + seed)
+          .isIn("a in, a out, b in, b out", "b in, b out, a in, a out");
     }
   }
 
@@ -160,7 +170,9 @@ class InterleavingSelfTest {
             }
           });
       interleaver.run(Duration.ofSeconds(20));
-      assertThat(interleaver.trace()).as("seed " + seed).anyMatch(step -> step.contains("waiter, from after the wait"));
+      assertThat(interleaver.trace())
+          .as("seed " + seed)
+          .anyMatch(step -> step.contains("waiter, from after the wait"));
     }
   }
 

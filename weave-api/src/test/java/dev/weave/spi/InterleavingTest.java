@@ -19,7 +19,7 @@ class InterleavingTest {
   /** Schedules per race. */
   static final String SCHEDULES_PROPERTY = "weave.interleave.schedules";
 
-  private static final int SCHEDULES = Integer.getInteger(SCHEDULES_PROPERTY, 300);
+  private static final int SCHEDULES = Integer.getInteger(SCHEDULES_PROPERTY, 500);
 
   /**
    * The engine lets a destructor start after {@code close()} of its slot returned: the walk takes a
@@ -93,8 +93,9 @@ class InterleavingTest {
   }
 
   private static void holds(Scenario scenario, TestInfo test) {
-    String replay = "-Dtest=" + InterleavingTest.class.getSimpleName() + "#" + test.getTestMethod().orElseThrow().getName();
-    Exploration exploration = Exploration.explore(scenario, Race.Subject.engine(), SCHEDULES, report -> true, replay);
+    Exploration exploration =
+        Exploration.explore(
+            scenario, Race.Subject.engine(), SCHEDULES, report -> true, Exploration.runAlone(test));
     System.out.println(exploration.summary());
     if (exploration.failure != null) {
       fail(exploration.failure);

@@ -3,6 +3,8 @@ package dev.weave.spi;
 import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -84,7 +86,9 @@ final class Race {
    */
   Interleaver.Actor thread(String name, Runnable body) {
     Interleaver.Actor thread = interleaver.actor(name, body);
-    deaths.add(interleaver.actor(name + " dies", () -> simulation.dieOnCallingThread(thread.thread)).after(thread));
+    Interleaver.Actor death =
+        interleaver.actor(name + " dies", () -> simulation.dieOnCallingThread(thread.thread));
+    deaths.add(death.after(thread));
     return thread;
   }
 
@@ -165,12 +169,10 @@ final class Race {
   /** @return the destructors that ran, sorted, or "none ran": for those run on different threads */
   String destructorRunsInAnyOrder() {
     synchronized (destructorRuns) {
-      return destructorRuns.isEmpty() ? "none ran" : destructorRuns.stream().sorted().collect(Collectors.joining(", "));
+      return destructorRuns.isEmpty()
+          ? "none ran"
+          : destructorRuns.stream().sorted().collect(Collectors.joining(", "));
     }
-  }
-
-  long seed() {
-    return interleaver.seed();
   }
 
   /**
@@ -201,7 +203,8 @@ final class Race {
     long live = checked.liveBlocks();
     if (live != baselineBlocks) {
       problems.add(
-          "live blocks: " + live + ", baseline " + baselineBlocks + "\n  " + String.join("\n  ", checked.describeLiveBlocks()));
+          "live blocks: " + live + ", baseline " + baselineBlocks
+              + "\n  " + String.join("\n  ", checked.describeLiveBlocks()));
     }
     int armed = subject.threadsWithRegistrations.applyAsInt(registry);
     if (armed != 0) {
@@ -223,12 +226,13 @@ final class Race {
   /** The seed, the strategy and every step, for a failure report. */
   String describeSchedule() {
     List<String> trace = interleaver.trace();
-    return "strategy: " + interleaver.strategy() + "\ntrace (" + trace.size() + " steps):\n" + String.join("\n", trace);
+    return "strategy: " + interleaver.strategy()
+        + "\ntrace (" + trace.size() + " steps):\n" + String.join("\n", trace);
   }
 
   private static String stackTrace(Throwable t) {
-    java.io.StringWriter text = new java.io.StringWriter();
-    t.printStackTrace(new java.io.PrintWriter(text));
+    StringWriter text = new StringWriter();
+    t.printStackTrace(new PrintWriter(text));
     return text.toString();
   }
 }

@@ -63,7 +63,11 @@ final class RaceScenarios {
     /** @return the allowed outcomes, one a line */
     String describeAllowed() {
       StringBuilder text = new StringBuilder();
-      acceptable.forEach((outcome, why) -> text.append("  ").append(outcome.pattern().replace("\\Q", "").replace("\\E", "")).append("   (").append(why).append(")\n"));
+      acceptable.forEach(
+          (outcome, why) -> {
+            String shown = outcome.pattern().replace("\\Q", "").replace("\\E", ""); // unquoted
+            text.append("  ").append(shown).append("   (").append(why).append(")\n");
+          });
       return text.toString();
     }
 
@@ -241,8 +245,8 @@ final class RaceScenarios {
               AtomicReference<String> closer = new AtomicReference<>();
               ThreadLocalSlot warmUp = registry.newSlot();
               AtomicInteger warm = new AtomicInteger();
-              race.thread("user", () -> user.set(useThenReadTheNewSlot(race, warmUp, warm, closing, reusing, 5)));
-              race.thread("other user", () -> other.set(useThenReadTheNewSlot(race, warmUp, warm, closing, reusing, 6)));
+              race.thread("user", () -> user.set(useThenRead(race, warmUp, warm, closing, reusing, 5)));
+              race.thread("other user", () -> other.set(useThenRead(race, warmUp, warm, closing, reusing, 6)));
               race.thread(
                   "closer",
                   () -> {
@@ -264,7 +268,7 @@ final class RaceScenarios {
    * Sets {@code warmUp} (so that the race is with a thread that has its chunk), then sets and reads
    * {@code closing} unless it is closed, then reads, sets and reads the new slot.
    */
-  private static String useThenReadTheNewSlot(
+  private static String useThenRead(
       Race race,
       ThreadLocalSlot warmUp,
       AtomicInteger warm,
@@ -327,7 +331,8 @@ final class RaceScenarios {
                         race.close(closing);
                       });
               race.deathOf(owner).after(closer);
-              return () -> registration + ": " + race.destructorRuns() + "; native " + race.simulation.nativeCalls();
+              return () ->
+                  registration + ": " + race.destructorRuns() + "; native " + race.simulation.nativeCalls();
             })
         .acceptable("refused: kept(0); native []", "close came first")
         .acceptable("registered d, then refused: kept(0); native []", "close came between, and dropped d")
@@ -410,6 +415,7 @@ final class RaceScenarios {
               return () -> race.destructorRuns() + "; then " + afterwards;
             })
         .acceptable("kept(2), again(0); then open reads 0", "close dropped the registration")
-        .acceptable("kept(2), d(1) before close returned, again(0); then open reads 0", "runDestructors took it first");
+        .acceptable(
+            "kept(2), d(1) before close returned, again(0); then open reads 0", "runDestructors took it first");
   }
 }
