@@ -229,11 +229,7 @@ public final class Engine implements DestructorRegistry {
       if (Thread.currentThread() instanceof WeaveThread) {
         return; // a WeaveThread never re-attaches: no state means it never used this engine
       }
-      state = adopt();
-      if (!state.holdsAnything()) {
-        return;
-      }
-      bind(state);
+      state = currentState(); // kept even if empty: a pool thread's next task end finds it at once
     }
     state.walk(false);
   }
@@ -504,10 +500,6 @@ public final class Engine implements DestructorRegistry {
 
     ThreadState(long id) {
       this.id = id;
-    }
-
-    boolean holdsAnything() {
-      return cellsInUse > 0 || !registrations.isEmpty();
     }
 
     /** Owner thread. */
