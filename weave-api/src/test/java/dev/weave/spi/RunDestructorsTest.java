@@ -110,7 +110,7 @@ class RunDestructorsTest {
   }
 
   @Test
-  void aThreadThatNeverUsedTheEngineGetsNoState() throws Exception {
+  void aThreadThatNeverUsedTheEngineGetsNoNativeMemory() throws Exception {
     run(new Thread(engine::runDestructors));
     run(new WeaveThread(engine::runDestructors));
     assertThat(checked.liveBlocks()).isZero();
