@@ -495,7 +495,7 @@ public final class Engine implements DestructorRegistry {
     long[] cellOwners = NO_CELLS;
     long[] cellAddresses = NO_CELLS;
     final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
-    /** Every cell at an index from here on reads 0. */
+    /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
     int cellsInUse;
 
     ThreadState(long id) {
@@ -805,7 +805,6 @@ public final class Engine implements DestructorRegistry {
           }
         }
       }
-      cellsInUse = 0;
     }
 
     /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
