@@ -229,11 +229,7 @@ public final class Engine implements DestructorRegistry {
       if (Thread.currentThread() instanceof WeaveThread) {
         return; // a WeaveThread never re-attaches: no state means it never used this engine
       }
-      state = adopt();
-      if (!state.holdsAnything()) {
-        return;
-      }
-      bind(state);
+      state = currentState(); // kept even if empty: a pool thread's next task end finds it at once
     }
     state.walk(false);
   }
@@ -499,15 +495,11 @@ public final class Engine implements DestructorRegistry {
     long[] cellOwners = NO_CELLS;
     long[] cellAddresses = NO_CELLS;
     final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
-    /** Every cell at an index from here on reads 0. */
+    /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
     int cellsInUse;
 
     ThreadState(long id) {
       this.id = id;
-    }
-
-    boolean holdsAnything() {
-      return cellsInUse > 0 || !registrations.isEmpty();
     }
 
     /** Owner thread. */
@@ -813,7 +805,6 @@ public final class Engine implements DestructorRegistry {
           }
         }
       }
-      cellsInUse = 0;
     }
 
     /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
