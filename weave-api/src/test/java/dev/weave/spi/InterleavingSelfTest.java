@@ -10,6 +10,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,8 +18,9 @@ import org.junit.jupiter.api.TestInfo;
 
 /**
  * The interleaving harness proves it can fail: each broken subject must be caught, by the fault it
- * has, within {@value #BUDGET_PROPERTY} schedules (each search stops at its first catch, and prints
- * how many it needed); and the harness itself copes with monitors, waits and deadlocks.
+ * has, within a budget of schedules (1,000, or {@value #BUDGET_PROPERTY}; each search stops at its
+ * first catch, and prints how many it needed); and the harness itself copes with monitors, waits
+ * and deadlocks.
  */
 class InterleavingSelfTest {
   /** Schedules a search may take to catch its fault. */
@@ -51,13 +53,13 @@ class InterleavingSelfTest {
 
   @Test
   void catchesDefect1InTheEngineAt8330ea9(TestInfo test) {
-    catches(RaceScenarios.closeRacingADeathWalk(), ENGINE_AT_8330EA9, "read of freed memory", test);
+    catches(RaceScenarios.closeRacingADeathWalk(), ENGINE_AT_8330EA9, readOfFreedMemoryBy("closer"), test);
   }
 
   @Test
   void catchesDefect1ThroughABareDeathInTheEngineAt8330ea9(TestInfo test) {
     catches(
-        RaceScenarios.closeRacingUnregisterAndABareDeath(), ENGINE_AT_8330EA9, "read of freed memory", test);
+        RaceScenarios.closeRacingUnregisterAndABareDeath(), ENGINE_AT_8330EA9, readOfFreedMemoryBy("closer"), test);
   }
 
   @Test
@@ -65,7 +67,7 @@ class InterleavingSelfTest {
     catches(
         RaceScenarios.twoClosesRacingADeathWalk(),
         ENGINE_AT_8330EA9,
-        "after a close returned while an earlier close was still closing",
+        Pattern.quote("after a close returned while an earlier close was still closing"),
         test);
   }
 
@@ -74,7 +76,7 @@ class InterleavingSelfTest {
     catches(
         RaceScenarios.laterKeyDestructorRegistersAfterTheWalk(),
         ENGINE_AT_8330EA9,
-        "read of freed memory",
+        readOfFreedMemoryBy("attached"), // the later key destructor's set, on the dead state
         test);
   }
 
@@ -83,7 +85,7 @@ class InterleavingSelfTest {
     catches(
         RaceScenarios.closeRacingADeathWalk(),
         Race.Subject.engineOver("the engine over primitives that free twice", BrokenPrimitives::freeingTwice),
-        "double free",
+        "checked mode: double free",
         test);
   }
 
@@ -94,14 +96,21 @@ class InterleavingSelfTest {
         Race.Subject.engineOver(
             "the engine over primitives that free cells at the first native destructor",
             BrokenPrimitives::freeingCellsAtTheFirstNativeDestructor),
-        "read of freed memory",
+        readOfFreedMemoryBy("owner dies"), // the walk, reading the cell of the owner's next destructor
         test);
   }
 
+  /** A violation of checked mode: a read of freed memory by {@code actor} (the end of its thread's name). */
+  private static String readOfFreedMemoryBy(String actor) {
+    return "checked mode: read of freed memory.*(\n .*)*?\n  this access by thread \"[^\"]* " + actor + "\":";
+  }
+
+  /** Requires a schedule of {@code scenario} against {@code subject} whose report has {@code fault}, a regex. */
   private static void catches(Scenario scenario, Race.Subject subject, String fault, TestInfo test) {
+    Pattern shows = Pattern.compile(fault);
     Exploration exploration =
         Exploration.explore(
-            scenario, subject, BUDGET, report -> report.contains(fault), Exploration.runAlone(test));
+            scenario, subject, BUDGET, report -> shows.matcher(report).find(), Exploration.runAlone(test));
     System.out.println(exploration.summary());
     if (exploration.failure == null) {
       fail("no schedule of " + exploration.schedules + " showed \"" + fault + "\" in " + scenario

@@ -11,8 +11,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Issue 11 §4: the engine under each race of {@link RaceScenarios}, for {@value
- * #SCHEDULES_PROPERTY} schedules each (more under {@code -Psoak}). A failure names the seed that
+ * Issue 11 §4: the engine under each race of {@link RaceScenarios}, for a budget of schedules each
+ * (500, or {@value #SCHEDULES_PROPERTY}; 3,000 under {@code -Psoak}). A failure names the seed that
  * replays it: {@code -Dweave.interleave.seed=SEED -Dtest=InterleavingTest#method}.
  */
 class InterleavingTest {
@@ -24,9 +24,10 @@ class InterleavingTest {
   /**
    * The engine lets a destructor start after {@code close()} of its slot returned: the walk takes a
    * registration off the list under the state's monitor, then reads its cell and calls it with no
-   * lock held; a close in between finds nothing to drop, and returns. For example, seed
-   * -5859450468652151621 of the two-close race (before the bystander was added): the owner's walk
-   * polls d and pauses before getWord(cell); the second closer closes and returns; d(7) runs.
+   * lock held; a close in between finds nothing to drop, and returns. Seed -4419635201277071013 of
+   * closeRacingADeathWalk shows it: the bystander's walk takes its registration and pauses before
+   * getWord(cell) (step 25), the closer closes and returns (26-27), then bystander(9) runs (28).
+   * To run the disabled races: {@code -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition}.
    */
   private static final String STARTS_AFTER_CLOSE =
       "engine defect: close() returns while a walk holds a registration on the slot that it has taken"
