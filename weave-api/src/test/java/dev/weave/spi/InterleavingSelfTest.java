@@ -178,10 +178,11 @@ class InterleavingSelfTest {
               monitor.notifyAll();
             }
           });
-      interleaver.run(Duration.ofSeconds(20));
-      assertThat(interleaver.trace())
-          .as("seed " + seed)
-          .anyMatch(step -> step.contains("waiter, from after the wait"));
+      interleaver.run(Duration.ofSeconds(20)); // it would time out if a waiting actor counted as moving
+      String trace = String.join("\n", interleaver.trace());
+      assertThat(trace.indexOf("waiter, from after the wait"))
+          .as("seed " + seed + ":\n" + trace)
+          .isGreaterThan(trace.indexOf("notifier, from before notifying"));
     }
   }
 
