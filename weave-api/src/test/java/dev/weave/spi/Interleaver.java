@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.AbstractOwnableSynchronizer;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
@@ -27,16 +28,17 @@ import java.util.function.BooleanSupplier;
  * actor drops below all others. PCT finds bugs that need a few preemptions at the right places;
  * the random walk finds those that need many small ones.
  *
- * <p>Code under test may block on a Java monitor or in {@code Object.wait} while another actor is
- * paused at a point holding what it waits for. Such an actor is not runnable: the harness sees it
- * through {@link Thread#getState()} (and, for a monitor, whose it is) and lets another actor run.
- * If none can run, that is a deadlock: the run fails with every actor's stack.
+ * <p>Code under test may block on a Java monitor, in {@code Object.wait} or on a {@code
+ * java.util.concurrent} lock while another actor is paused at a point holding what it waits for.
+ * Such an actor is not runnable: the harness sees it through {@link Thread#getState()} (and, for a
+ * monitor, whose it is) and lets another actor run. If none can run, that is a deadlock: the run
+ * fails with every actor's stack.
  *
- * <p>What does not replay exactly: when a step releases a monitor that another actor was blocked
- * on, that actor runs on at once, alongside the step's own actor, until both reach their next
- * point; if the two then race for a monitor again, either may win. Measured on the races of {@link
- * RaceScenarios} that have such handoffs: up to 6 in 100 schedules took another path on replay.
- * An exact replay there would need every monitor enter to be a point: instrumented bytecode.
+ * <p>What does not replay exactly: when a step releases a monitor or lock that another actor was
+ * blocked on (or notifies it), that actor runs on at once, alongside the step's own actor, until
+ * both reach their next point; if the two then race for a lock again, either may win. Measured on
+ * the races of {@link RaceScenarios} that have such handoffs: up to 8 in 100 schedules took another
+ * path on replay. An exact replay there would need every lock to be a point: instrumented bytecode.
  */
 final class Interleaver {
   /** The most steps one schedule may take: a scenario is a few threads and a few operations. */
@@ -225,13 +227,7 @@ final class Interleaver {
     Actor previous = null;
     while (true) {
       settle(deadline);
-      List<Actor> runnable = new ArrayList<>();
-      for (Actor actor : actors) {
-        BooleanSupplier until = actor.until;
-        if (actor.phase == Phase.AT_POINT && (until == null || until.getAsBoolean())) {
-          runnable.add(actor);
-        }
-      }
+      List<Actor> runnable = runnable();
       if (runnable.isEmpty()) {
         if (actors.stream().allMatch(Actor::finished)) {
           return;
@@ -250,6 +246,18 @@ final class Interleaver {
     }
   }
 
+  /** The actors at a point whose condition holds, in the order they were added. */
+  private List<Actor> runnable() {
+    List<Actor> runnable = new ArrayList<>();
+    for (Actor actor : actors) {
+      BooleanSupplier until = actor.until;
+      if (actor.phase == Phase.AT_POINT && (until == null || until.getAsBoolean())) {
+        runnable.add(actor);
+      }
+    }
+    return runnable;
+  }
+
   /** Waits until no actor is moving: each is at a point, finished, or blocked by another. */
   private void settle(long deadline) {
     long pause = 1_000;
@@ -262,13 +270,15 @@ final class Interleaver {
     }
   }
 
-  /** No actor is runnable and some have not finished: a deadlock, unless one wakes up soon. */
+  /**
+   * No actor is runnable and some have not finished: a deadlock, unless one that seemed to wait
+   * (notified, or handed a lock, by the last step, and not awake yet) moves soon, or has already
+   * run to its next point or its end.
+   */
   private void awaitAnyMove(long deadline) {
     long stuckSince = System.nanoTime();
     while (System.nanoTime() - stuckSince < DEADLOCK_GRACE.toNanos()) {
-      // An actor in Object.wait may have been notified by the last step and not be awake yet.
-      if (actors.stream().anyMatch(this::moving)) {
-        settle(deadline);
+      if (actors.stream().anyMatch(this::moving) || !runnable().isEmpty()) {
         return;
       }
       LockSupport.parkNanos(this, 1_000_000);
@@ -290,26 +300,40 @@ final class Interleaver {
 
   /** A running actor that cannot go on until another moves. */
   private boolean blocked(Actor actor) {
-    Thread.State state = actor.thread.getState();
-    if (state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING) {
-      return true; // Object.wait, a join, a park: not the harness's own, which is AT_POINT
-    }
-    if (state != Thread.State.BLOCKED) {
+    if (actor.thread.getState() == Thread.State.RUNNABLE) {
       return false;
     }
     ThreadInfo info = THREADS.getThreadInfo(actor.thread.getId());
-    if (info == null || info.getThreadState() != Thread.State.BLOCKED) {
+    if (info == null) {
       return false;
     }
-    // Blocked on a monitor its owner is about to release (or just did) is only a moment's wait.
+    switch (info.getThreadState()) {
+      case BLOCKED:
+        return heldByAnActorThatWaits(info); // a monitor
+      case WAITING:
+      case TIMED_WAITING:
+        if (LockSupport.getBlocker(actor.thread) instanceof AbstractOwnableSynchronizer) {
+          return heldByAnActorThatWaits(info); // a java.util.concurrent lock
+        }
+        return true; // Object.wait, a join, a latch: until another actor signals it
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Whether the monitor or lock {@code info}'s thread waits for is held by an actor that is paused
+   * or blocked itself. Free (its owner just released it) or held by a running actor, it is only a
+   * moment's wait.
+   */
+  private boolean heldByAnActorThatWaits(ThreadInfo info) {
     Actor owner = actorOf(info.getLockOwnerId());
     if (owner == null) {
       return false;
     }
     Phase ownerPhase = owner.phase;
-    Thread.State ownerState = owner.thread.getState();
     return ownerPhase == Phase.AT_POINT
-        || ownerPhase == Phase.RUNNING && ownerState != Thread.State.RUNNABLE;
+        || ownerPhase == Phase.RUNNING && owner.thread.getState() != Thread.State.RUNNABLE;
   }
 
   private Actor actorOf(long threadId) {

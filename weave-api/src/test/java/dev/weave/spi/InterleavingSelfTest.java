@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -138,6 +139,34 @@ class InterleavingSelfTest {
                 order.add(name + " in");
                 interleaver.point("inside", 0); // the other actor blocks on the monitor here
                 order.add(name + " out");
+              }
+            });
+      }
+      interleaver.run(Duration.ofSeconds(20));
+      assertThat(String.join(", ", order))
+          .as("seed " + seed)
+          .isIn("a in, a out, b in, b out", "b in, b out, a in, a out");
+    }
+  }
+
+  @Test
+  void anActorWaitingForALockIsNotRunnableAndTheHolderGoesOn() {
+    ReentrantLock lock = new ReentrantLock();
+    List<String> order = Collections.synchronizedList(new ArrayList<>());
+    for (long seed = 0; seed < 20; seed++) {
+      order.clear();
+      Interleaver interleaver = new Interleaver(seed, "lock ");
+      for (String name : List.of("a", "b")) {
+        interleaver.actor(
+            name,
+            () -> {
+              lock.lock();
+              try {
+                order.add(name + " in");
+                interleaver.point("inside", 0); // the other actor parks on the lock here
+                order.add(name + " out");
+              } finally {
+                lock.unlock();
               }
             });
       }

@@ -71,22 +71,6 @@ final class RaceScenarios {
       return text.toString();
     }
 
-    /**
-     * This race, with a destructor that started after a close returned counted as one that started
-     * before: for checking everything else about the race while the engine lets that happen.
-     */
-    Scenario ignoringStartsAfterClose() {
-      Scenario lenient =
-          new Scenario(
-              name + ", starts after close ignored",
-              race -> {
-                Supplier<String> outcome = setUp.apply(race);
-                return () -> outcome.get().replace(" after close returned", " before close returned");
-              });
-      lenient.acceptable.putAll(acceptable);
-      return lenient;
-    }
-
     /** Adds the scenario's threads to {@code race}; the supplier names the outcome once they are done. */
     Supplier<String> setUp(Race race) {
       return setUp.apply(race);
