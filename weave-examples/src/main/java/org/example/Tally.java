@@ -1,5 +1,6 @@
 package org.example;
 
+import dev.weave.WeaveThread;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -11,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 final class Tally {
   private int created;
   private int freed;
+  private int freedOnWeaveThreads;
 
   synchronized void countCreated() {
     created++;
@@ -18,6 +20,11 @@ final class Tally {
 
   synchronized void countFreed() {
     freed++;
+    // At a weave thread's end its destructors run on it (rule 13); at another thread's death they
+    // run on the OS thread re-attached to the JVM as a new Thread (rule 4), never a WeaveThread.
+    if (Thread.currentThread() instanceof WeaveThread) {
+      freedOnWeaveThreads++;
+    }
     notifyAll();
   }
 
@@ -28,6 +35,7 @@ final class Tally {
     }
     created = 0;
     freed = 0;
+    freedOnWeaveThreads = 0;
   }
 
   synchronized int created() {
@@ -36,6 +44,11 @@ final class Tally {
 
   synchronized int freed() {
     return freed;
+  }
+
+  /** @return how many were counted freed on a {@link WeaveThread}, as rule 13 has it */
+  synchronized int freedOnWeaveThreads() {
+    return freedOnWeaveThreads;
   }
 
   /**

@@ -17,7 +17,9 @@ import java.util.concurrent.ThreadFactory;
  * and freed and glibc's C heap in use before and after; then the same run with the context in a
  * {@code ThreadLocal}, which nothing frees when a thread dies: the leak weave prevents.
  *
- * <p>{@link ZstdFfm} (Java 22+) and {@link ZstdJna} (Java 17+) bind libzstd and run it.
+ * <p>{@link ZstdFfm} (Java 22+) and {@link ZstdJna} (Java 17+) bind libzstd and run it;
+ * {@link ZstdWeaveThreads} runs it on weave threads, whose destructors have run when they are
+ * joined.
  */
 final class ZstdContexts {
   private static final byte[] INPUT =
@@ -67,13 +69,18 @@ final class ZstdContexts {
     this.zstd = zstd;
   }
 
-  /** Runs the example through {@code zstd}; {@code args}: the number of pool threads, optional. */
-  static void main(ZstdBinding zstd, String[] args) throws Exception {
+  /**
+   * Runs the example through {@code zstd}, on plain pool threads or on weave threads ({@link
+   * Weave#threadFactory(String)}); {@code args}: the number of pool threads, optional.
+   */
+  static void main(ZstdBinding zstd, String[] args, boolean onWeaveThreads) throws Exception {
     int threads = args.length > 0 ? Integer.parseInt(args[0]) : DEFAULT_THREADS;
-    new ZstdContexts(zstd).run(threads, Executors.defaultThreadFactory());
+    new ZstdContexts(zstd).run(threads, onWeaveThreads);
   }
 
-  private void run(int threads, ThreadFactory factory) throws Exception {
+  private void run(int threads, boolean onWeaveThreads) throws Exception {
+    ThreadFactory factory =
+        onWeaveThreads ? Weave.threadFactory("zstd") : Executors.defaultThreadFactory();
     Report.line("%s, weave backend %s, Java %d",
         zstd.describe(), weave.backendName(), Runtime.version().feature());
 
@@ -83,14 +90,23 @@ final class ZstdContexts {
 
     long before = zstd.heapInUse();
     long contextSize = ShrinkingPool.run(threads, factory, () -> compress(context()));
-    int freed = withWeave.awaitAllFreed(60);
+    // A weave thread's destructors have run when join() returns (rule 13); a plain thread's may
+    // still be running (rule 4), so then wait for them.
+    int freed = onWeaveThreads ? withWeave.freed() : withWeave.awaitAllFreed(60);
     long after = zstd.heapInUse();
-    Report.line("%,d pool threads, %d at a time, each compressing %,d bytes with a context of its"
+    Report.line("%,d pool threads%s, %d at a time, each compressing %,d bytes with a context of its"
             + " own (%,d bytes after use; %,d KiB in all)",
-        threads, ShrinkingPool.WIDTH, INPUT.length, contextSize, Report.kib(threads * contextSize));
-    Report.line("with weave: contexts created %,d, freed %,d (ZSTD_freeCCtx ran on each dying"
-            + " thread)",
-        withWeave.created(), freed);
+        threads, onWeaveThreads ? " (weave threads, from Weave.threadFactory)" : "",
+        ShrinkingPool.WIDTH, INPUT.length, contextSize, Report.kib(threads * contextSize));
+    if (onWeaveThreads) {
+      Report.line("with weave: contexts created %,d, freed %,d by the time join() returned (%,d on"
+              + " the live WeaveThread, as its task ended)",
+          withWeave.created(), freed, withWeave.freedOnWeaveThreads());
+    } else {
+      Report.line("with weave: contexts created %,d, freed %,d (ZSTD_freeCCtx ran on each dying"
+              + " thread)",
+          withWeave.created(), freed);
+    }
     Report.line("with weave: C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
         Report.kib(before), Report.kib(after), Report.kib(after - before));
 

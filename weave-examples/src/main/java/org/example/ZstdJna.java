@@ -39,7 +39,7 @@ public final class ZstdJna implements ZstdBinding {
       Pointer.nativeValue(NativeLibrary.getInstance(LIBRARY).getFunction("ZSTD_freeCCtx"));
 
   public static void main(String[] args) throws Exception {
-    ZstdContexts.main(new ZstdJna(), args);
+    ZstdContexts.main(new ZstdJna(), args, false);
   }
 
   @Override

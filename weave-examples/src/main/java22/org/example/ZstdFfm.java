@@ -52,7 +52,7 @@ public final class ZstdFfm implements ZstdBinding {
           LINKER.defaultLookup().find("mallinfo2").orElseThrow(), FunctionDescriptor.of(MALLINFO2));
 
   public static void main(String[] args) throws Exception {
-    ZstdContexts.main(new ZstdFfm(), args);
+    ZstdContexts.main(new ZstdFfm(), args, false);
   }
 
   @Override

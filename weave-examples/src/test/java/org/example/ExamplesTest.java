@@ -34,13 +34,18 @@ class ExamplesTest {
   @Test
   void zstdFfmFreesEveryContextItCreates() throws Exception {
     assumeTrue(JAVA >= 22, "ZstdFfm needs Java 22 or newer; this is Java " + JAVA);
-    checkZstd(run("ZstdFfm", List.of()), "FFM", "ffm");
+    checkZstd(run("ZstdFfm", List.of()), "FFM", "ffm", false);
   }
 
   @ParameterizedTest(name = "weave backend {0}")
   @ValueSource(strings = {"jna", "jnr"})
   void zstdJnaFreesEveryContextItCreates(String backend) throws Exception {
-    checkZstd(run("ZstdJna", List.of("-Dweave.backend=" + backend)), "JNA", backend);
+    checkZstd(run("ZstdJna", List.of("-Dweave.backend=" + backend)), "JNA", backend, false);
+  }
+
+  @Test
+  void zstdWeaveThreadsHaveFreedEveryContextWhenJoined() throws Exception {
+    checkZstd(run("ZstdWeaveThreads", List.of()), "JNA", JAVA >= 22 ? "ffm" : "jnr", true);
   }
 
   @Test
@@ -107,10 +112,11 @@ class ExamplesTest {
   }
 
   /**
-   * What every zstd example prints: each context it created freed with weave, none without, and the
-   * C heap back where it was with weave and grown by the contexts without.
+   * What every zstd example prints: each context it created freed with weave (on weave threads, by
+   * the time they were joined, and on the live thread), none without; and the C heap back where it
+   * was with weave and grown by the contexts without.
    */
-  private static void checkZstd(Run run, String ffi, String backend) {
+  private static void checkZstd(Run run, String ffi, String backend, boolean onWeaveThreads) {
     run.assertSucceeded();
     assertEquals(6, run.lines.size(), run.toString());
     Matcher first =
@@ -120,16 +126,24 @@ class ExamplesTest {
     assertEquals(JAVA, number(first.group(3)), run.toString());
 
     Matcher pool =
-        match(run, 1, "([\\d,]+) pool threads, 4 at a time, each compressing [\\d,]+ bytes with a"
-            + " context of its own \\(([\\d,]+) bytes after use; ([\\d,]+) KiB in all\\)");
+        match(run, 1, "([\\d,]+) pool threads"
+            + (onWeaveThreads ? " \\(weave threads, from Weave\\.threadFactory\\)" : "")
+            + ", 4 at a time, each compressing [\\d,]+ bytes with a context of its own"
+            + " \\(([\\d,]+) bytes after use; ([\\d,]+) KiB in all\\)");
     int threads = number(pool.group(1));
     assertEquals(2_000, threads, run.toString());
     long contexts = number(pool.group(3));
 
     Matcher withWeave =
-        match(run, 2, "with weave: contexts created ([\\d,]+), freed ([\\d,]+) \\(.*\\)");
+        match(run, 2, onWeaveThreads
+            ? "with weave: contexts created ([\\d,]+), freed ([\\d,]+) by the time join\\(\\)"
+                + " returned \\(([\\d,]+) on the live WeaveThread, as its task ended\\)"
+            : "with weave: contexts created ([\\d,]+), freed ([\\d,]+) \\(.*\\)");
     assertEquals(threads, number(withWeave.group(1)), "one context per pool thread: " + run);
     assertEquals(threads, number(withWeave.group(2)), "every context freed: " + run);
+    if (onWeaveThreads) {
+      assertEquals(threads, number(withWeave.group(3)), "every one on its live thread: " + run);
+    }
     Matcher withoutWeave =
         match(run, 4, "without weave: contexts created ([\\d,]+), freed 0 \\(.*\\)");
     assertEquals(threads, number(withoutWeave.group(1)), run.toString());
