@@ -71,6 +71,20 @@ class RunDestructorsTest {
   }
 
   @Test
+  void aSecondRunZeroesWhatWasSetAfterTheFirst() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    run(
+        new Thread(
+            () -> {
+              slot.set(1);
+              engine.runDestructors();
+              slot.set(2); // the cached cell: no new cell is made
+              engine.runDestructors();
+              assertThat(slot.get()).isZero();
+            }));
+  }
+
+  @Test
   void whatIsRegisteredAfterwardsRunsAtDeath() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     Thread thread =
@@ -110,7 +124,7 @@ class RunDestructorsTest {
   }
 
   @Test
-  void aThreadThatNeverUsedTheEngineGetsNoState() throws Exception {
+  void aThreadThatNeverUsedTheEngineGetsNoNativeMemory() throws Exception {
     run(new Thread(engine::runDestructors));
     run(new WeaveThread(engine::runDestructors));
     assertThat(checked.liveBlocks()).isZero();
