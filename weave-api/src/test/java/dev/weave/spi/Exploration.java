@@ -15,8 +15,8 @@ import org.junit.jupiter.api.TestInfo;
  * explores new schedules every time) unless {@value #BASE_PROPERTY} gives it.
  *
  * <p>{@value #SEED_PROPERTY} replays one schedule. A replay is exact unless a step woke an actor
- * blocked on a monitor and the two then raced for a monitor again (see {@link Interleaver}); so a
- * replay runs the seed until it fails, at most {@value #REPLAY_ATTEMPTS} times, and prints the
+ * blocked on a monitor or lock and the two then raced for a lock again (see {@link Interleaver});
+ * so a replay runs the seed until it fails, at most {@value #REPLAY_ATTEMPTS} times, and prints the
  * schedule it ran.
  */
 final class Exploration {
