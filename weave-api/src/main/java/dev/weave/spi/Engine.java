@@ -16,10 +16,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -77,13 +75,27 @@ public final class Engine implements DestructorRegistry {
   private final boolean cellViews;
   /** The calling thread's state, on threads that are not {@link WeaveThread}s. */
   private final ThreadLocal<ThreadState> states = new ThreadLocal<>();
-  private final AtomicLong nextThreadId = new AtomicLong(1);
   private final AtomicLong nextSlotId = new AtomicLong(1);
 
   private final Object lock = new Object();
 
-  /** Threads with registrations, by walker key value. Written under {@link #lock}, read without. */
-  private final Map<Long, ThreadState> armed = new ConcurrentHashMap<>();
+  /**
+   * The armed and walking states, each at the index its thread's walker key holds (minus one), so
+   * that the walk at death and adoption find them. Guarded by {@link #lock}.
+   */
+  private ThreadState[] armed = new ThreadState[8];
+
+  /** Free indices of {@link #armed}: a stack. Guarded by {@link #lock}. */
+  private int[] freeArmed = new int[8];
+
+  /** Guarded by {@link #lock}. */
+  private int freeArmedCount;
+
+  /** Indices of {@link #armed} from here on were never used. Guarded by {@link #lock}. */
+  private int armedHighWater;
+
+  /** Guarded by {@link #lock}. */
+  private int armedCount;
 
   /** Per chunk, the key whose destructor is libc {@code free}. Written under {@link #lock}. */
   private final AtomicLongArray memoryKeys = new AtomicLongArray(Chunks.MAX_CHUNKS);
@@ -237,7 +249,9 @@ public final class Engine implements DestructorRegistry {
 
   /** @return how many threads have registrations that have not run yet, the dying ones included */
   public int threadsWithRegistrations() {
-    return armed.size();
+    synchronized (lock) {
+      return armedCount;
+    }
   }
 
   private Slot ownSlot(ThreadLocalSlot slot) {
@@ -363,14 +377,13 @@ public final class Engine implements DestructorRegistry {
   private ThreadState adopt() {
     synchronized (lock) {
       if (walkerKey != 0 && !shuttingDown) { // a deleted key's index may be someone else's now
-        long stateId = primitives.getKey(walkerKey);
-        ThreadState withRegistrations = stateId == 0 ? null : armed.get(stateId);
+        ThreadState withRegistrations = armedAt(primitives.getKey(walkerKey));
         if (withRegistrations != null) {
           return withRegistrations;
         }
       }
     }
-    ThreadState state = new ThreadState(nextThreadId.getAndIncrement());
+    ThreadState state = new ThreadState();
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       long key = memoryKeys.get(chunk);
       long address = key == 0 ? 0 : primitives.getKey(key);
@@ -427,10 +440,55 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /** Guarded by {@link #lock}. @return the armed state a walker key's value names, or null */
+  private ThreadState armedAt(long walkerKeyValue) {
+    long index = walkerKeyValue - 1;
+    return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+  }
+
+  /** Guarded by {@link #lock}. @return the walker key value that names {@code state} */
+  private long addArmed(ThreadState state) {
+    int index;
+    if (freeArmedCount > 0) {
+      index = freeArmed[--freeArmedCount];
+    } else {
+      if (armedHighWater == armed.length) {
+        armed = Arrays.copyOf(armed, armed.length * 2);
+        freeArmed = Arrays.copyOf(freeArmed, armed.length);
+      }
+      index = armedHighWater++;
+    }
+    armed[index] = state;
+    armedCount++;
+    return index + 1L;
+  }
+
+  /** Guarded by {@link #lock}. */
+  private void removeArmed(long walkerKeyValue) {
+    int index = (int) (walkerKeyValue - 1);
+    armed[index] = null;
+    freeArmed[freeArmedCount++] = index;
+    armedCount--;
+  }
+
+  /** Guarded by {@link #lock}. @return every armed and walking state */
+  private List<ThreadState> armedStates() {
+    List<ThreadState> states = new ArrayList<>(armedCount);
+    for (int i = 0; i < armedHighWater; i++) {
+      if (armed[i] != null) {
+        states.add(armed[i]);
+      }
+    }
+    return states;
+  }
+
   /** The walker key's destructor, on the dying OS thread. Never throws. */
-  private void threadDied(long stateId) {
+  private void threadDied(long walkerKeyValue) {
     try {
-      ThreadState state = armed.get(stateId);
+      ThreadState state;
+      synchronized (lock) {
+        state = armedAt(walkerKeyValue);
+      }
       if (state != null && !shuttingDown) {
         state.walkAtDeath();
       }
@@ -489,7 +547,8 @@ public final class Engine implements DestructorRegistry {
    * them, under this monitor.
    */
   private final class ThreadState {
-    final long id;
+    /** While armed or walking: the value of its thread's walker key, and its place in armed. */
+    long armedKeyValue;
     final long[] chunks = new long[Chunks.MAX_CHUNKS];
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
     Status status = Status.UNARMED;
@@ -504,10 +563,6 @@ public final class Engine implements DestructorRegistry {
     final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
     /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
     int cellsInUse;
-
-    ThreadState(long id) {
-      this.id = id;
-    }
 
     /** Owner thread. */
     boolean holdsCell(long address) {
@@ -666,10 +721,16 @@ public final class Engine implements DestructorRegistry {
         if (slot != null) {
           slot.requireOpen();
         }
+        long value = addArmed(this);
         if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
-          primitives.setKey(key, id);
+          try {
+            primitives.setKey(key, value);
+          } catch (RuntimeException | Error e) {
+            removeArmed(value);
+            throw e;
+          }
         }
-        armed.put(id, this);
+        armedKeyValue = value;
       }
       putChunksOnMemoryKeys(false); // setting NULL cannot fail
       status = Status.ARMED;
@@ -685,10 +746,11 @@ public final class Engine implements DestructorRegistry {
         return;
       }
       synchronized (lock) {
-        armed.remove(id);
         if (!shuttingDown) {
           primitives.setKey(walkerKey, 0);
         }
+        removeArmed(armedKeyValue);
+        armedKeyValue = 0;
       }
       status = Status.UNARMED;
     }
@@ -853,7 +915,8 @@ public final class Engine implements DestructorRegistry {
       status = Status.DEAD;
       registrations.clear();
       synchronized (lock) {
-        armed.remove(id);
+        removeArmed(armedKeyValue);
+        armedKeyValue = 0;
       }
       for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
         if (chunks[chunk] != 0) {
@@ -951,7 +1014,7 @@ public final class Engine implements DestructorRegistry {
         List<ThreadState> withRegistrations;
         synchronized (lock) {
           closed = true;
-          withRegistrations = new ArrayList<>(armed.values());
+          withRegistrations = armedStates();
         }
         for (ThreadState state : withRegistrations) {
           state.drop(this);
