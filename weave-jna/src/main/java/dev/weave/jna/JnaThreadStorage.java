@@ -91,9 +91,10 @@ final class JnaThreadStorage {
     return found.get();
   }
 
-  /** On the probe thread: its first JNA call made its block; last_error then tells it apart. */
+  /** On the probe thread: its first JNA call makes its block; last_error then tells it apart. */
   private static Optional<JnaThreadStorage> probe(LongUnaryOperator getSpecific) {
     try {
+      getSpecific.applyAsLong(0); // JNA makes the block after this call, so that the scan sees it
       long[] values = new long[KEYS];
       for (int k = 0; k < KEYS; k++) {
         values[k] = getSpecific.applyAsLong(k);
