@@ -136,7 +136,11 @@ public final class Weave {
    * @param namePrefix the threads' names are {@code namePrefix-1}, {@code namePrefix-2}, ...
    * @return a factory of {@link WeaveThread}s, non-daemon and of normal priority, like {@link
    *     java.util.concurrent.Executors#defaultThreadFactory()}: an executor built on it runs each
-   *     thread's destructors when the thread ends, on the live thread
+   *     thread's destructors when the thread ends, on the live thread. Note that {@link
+   *     java.util.concurrent.ThreadPoolExecutor#awaitTermination} may return before the last
+   *     worker's destructors have run (the pool terminates inside the worker's task); join the
+   *     threads, or {@link #wrap(Runnable)} each task, whose destructors then run before its
+   *     {@code Future} completes
    * @throws NullPointerException if {@code namePrefix} is null
    */
   public static ThreadFactory threadFactory(String namePrefix) {

@@ -24,6 +24,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The whole weave contract in pure Java, over a backend's {@link NativePrimitives}: slot cells,
@@ -452,12 +453,15 @@ public final class Engine implements DestructorRegistry {
     final Destructor destructor;
     final long function;
     final int round;
+    /** The slot it was made through, or null for a variable's address. */
+    final Slot slot;
 
-    Registration(long variable, Destructor destructor, long function, int round) {
+    Registration(long variable, Destructor destructor, long function, int round, Slot slot) {
       this.variable = variable;
       this.destructor = destructor;
       this.function = function;
       this.round = round;
+      this.slot = slot;
     }
   }
 
@@ -490,12 +494,15 @@ public final class Engine implements DestructorRegistry {
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
     Status status = Status.UNARMED;
     int currentRound;
+    /** The registration the walk has taken off the list and not finished, and the walking thread. */
+    Registration running;
+    Thread walker;
 
     /** Per slot index: the id of the slot whose cell this thread has there, and its address. */
     long[] cellOwners = NO_CELLS;
     long[] cellAddresses = NO_CELLS;
     final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
-    /** Every cell at an index from here on reads 0. */
+    /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
     int cellsInUse;
 
     ThreadState(long id) {
@@ -630,7 +637,7 @@ public final class Engine implements DestructorRegistry {
       if (status == Status.UNARMED) {
         arm(slot);
       }
-      registrations.addLast(new Registration(variable, destructor, function, round));
+      registrations.addLast(new Registration(variable, destructor, function, round, slot));
     }
 
     /** Owner thread, under this monitor. */
@@ -697,15 +704,33 @@ public final class Engine implements DestructorRegistry {
       }
     }
 
-    /** A closing thread drops the registrations on its slot's cell here. */
+    /**
+     * A closing thread drops the registrations on its slot's cell here, and waits for one the walk
+     * has already taken, unless it is the walking thread: when close() returns, none may start.
+     */
     synchronized void drop(Slot slot) {
-      if (registrations.isEmpty()) {
+      if (registrations.isEmpty() && running == null) {
         return; // and the chunks may be freed already: an unarmed thread's die at bare cost
       }
       assert status == Status.ARMED || status == Status.WALKING : status;
       long cell = cellUncached(slot);
-      if (cell != 0) {
+      if (cell == 0) {
+        return;
+      }
+      boolean interrupted = false;
+      while (true) {
         registrations.removeIf(r -> r.variable == cell);
+        if (running == null || running.variable != cell || walker == Thread.currentThread()) {
+          break;
+        }
+        try {
+          wait();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
     }
 
@@ -734,14 +759,17 @@ public final class Engine implements DestructorRegistry {
           if (status == Status.ARMED) {
             status = Status.WALKING;
           }
+          walker = Thread.currentThread();
         }
         while (true) {
           Registration next;
           synchronized (this) {
+            finishedRunning();
             next = registrations.pollFirst();
             if (next == null) {
               break;
             }
+            running = next;
             currentRound = next.round;
           }
           if (next.round >= MAX_ROUNDS) {
@@ -753,6 +781,8 @@ public final class Engine implements DestructorRegistry {
       } finally {
         RUNNING_DESTRUCTORS.remove();
         synchronized (this) {
+          finishedRunning();
+          walker = null;
           if (atDeath) {
             die();
           } else {
@@ -775,7 +805,18 @@ public final class Engine implements DestructorRegistry {
       }
     }
 
+    /** Under this monitor: wakes closers waiting for the registration that ran. */
+    private void finishedRunning() {
+      if (running != null) {
+        running = null;
+        notifyAll();
+      }
+    }
+
     private void run(Registration registration) {
+      if (registration.slot != null && registration.slot.closed) {
+        return; // dropped: its close has begun, and will wait for none but a running one
+      }
       try {
         long value = primitives.getWord(registration.variable);
         if (registration.destructor != null) {
@@ -805,7 +846,6 @@ public final class Engine implements DestructorRegistry {
           }
         }
       }
-      cellsInUse = 0;
     }
 
     /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
@@ -833,7 +873,7 @@ public final class Engine implements DestructorRegistry {
     final long id;
     volatile boolean closed;
     /** Held for the whole of close(), so a second closer returns only once the first is done. */
-    private final Object closeLock = new Object();
+    private final ReentrantLock closing = new ReentrantLock();
 
     Slot(int index, long id) {
       this.index = index;
@@ -896,7 +936,15 @@ public final class Engine implements DestructorRegistry {
     @Override
     public void close() {
       requirePlatformThread();
-      synchronized (closeLock) {
+      if (RUNNING_DESTRUCTORS.get() != null) {
+        // A first closer may be waiting for this very destructor to finish: do not wait for it.
+        if (!closing.tryLock()) {
+          return;
+        }
+      } else {
+        closing.lock();
+      }
+      try {
         if (closed) {
           return;
         }
@@ -911,6 +959,8 @@ public final class Engine implements DestructorRegistry {
         synchronized (lock) {
           freeIndices.addFirst(index);
         }
+      } finally {
+        closing.unlock();
       }
     }
 

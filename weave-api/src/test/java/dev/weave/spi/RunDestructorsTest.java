@@ -71,6 +71,20 @@ class RunDestructorsTest {
   }
 
   @Test
+  void aSecondRunZeroesWhatWasSetAfterTheFirst() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    run(
+        new Thread(
+            () -> {
+              slot.set(1);
+              engine.runDestructors();
+              slot.set(2); // the cached cell: no new cell is made
+              engine.runDestructors();
+              assertThat(slot.get()).isZero();
+            }));
+  }
+
+  @Test
   void whatIsRegisteredAfterwardsRunsAtDeath() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     Thread thread =
