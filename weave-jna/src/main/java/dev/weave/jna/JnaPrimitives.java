@@ -6,11 +6,14 @@ import com.sun.jna.Function;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -20,8 +23,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>JNA attaches a dying thread to the JVM for the callback and detaches it again right after
  * (its default without a {@code CallbackThreadInitializer}), so the thread count stays level with
- * no trick. The per-thread data that JNA keeps for that call is freed by JNA's own pthread key,
- * which glibc visits again because it was set during the destructor pass.
+ * no trick; a thread that is still attached when the callback begins JNA leaves attached. The
+ * per-thread data that JNA keeps for its calls is freed by JNA's own pthread key, which glibc
+ * visits again because it was set during the destructor pass; that key's destructor would also
+ * detach a thread still attached by someone else, which {@link JnaThreadStorage} prevents.
  *
  * <p>Assumes LP64 (the constructor checks it): {@code void*} and {@code size_t} are passed as Java
  * {@code long}.
@@ -49,6 +54,9 @@ public final class JnaPrimitives implements NativePrimitives {
   /** Native destructors by address: a program has few, and JNA's Function is costly to make. */
   private final Map<Long, Function> functions = new ConcurrentHashMap<>();
 
+  /** Set on an attachment (a {@link Thread}) once {@link JnaThreadStorage#settle} ran on it. */
+  private static final ThreadLocal<Boolean> STORAGE_SETTLED = new ThreadLocal<>();
+
   static {
     NativeLibrary process = NativeLibrary.getProcess();
     Native.register(Libc.class, process);
@@ -61,6 +69,7 @@ public final class JnaPrimitives implements NativePrimitives {
       throw new UnsupportedOperationException(
           "needs a 64-bit JVM (native pointers here are " + Native.POINTER_SIZE + " bytes)");
     }
+    ThreadStorageHolder.STORAGE.getClass(); // found now, on a thread of its own, not in a dying thread's walk
   }
 
   @Override
@@ -87,6 +96,15 @@ public final class JnaPrimitives implements NativePrimitives {
     ADDRESS_ZERO.setLong(address, value);
   }
 
+  /** A JNI {@code NewDirectByteBuffer} over the memory: one JNI call, then plain Java reads. */
+  @Override
+  public ByteBuffer directBuffer(long address, int bytes) {
+    if (address == 0 || bytes < 0) {
+      throw new IllegalArgumentException("directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
+    }
+    return ADDRESS_ZERO.getByteBuffer(address, bytes);
+  }
+
   @Override
   public long freeFunction() {
     return FREE_FUNCTION;
@@ -95,7 +113,7 @@ public final class JnaPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     int[] key = new int[1];
-    check(Libc.pthread_key_create(key, destructorFunction), "pthread_key_create");
+    Diagnostics.check(Libc.pthread_key_create(key, destructorFunction), "pthread_key_create");
     return Integer.toUnsignedLong(key[0]);
   }
 
@@ -114,29 +132,45 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public long getKey(long key) {
+    settleThreadStorageOnce();
+    return getSpecific(key);
+  }
+
+  static long getSpecific(long key) {
     return Libc.pthread_getspecific((int) key);
+  }
+
+  /**
+   * The engine calls {@link #getKey} or {@link #setKey} in every attachment of a thread that uses
+   * weave: JNA's storage for the thread, made by those calls if not before, is settled there.
+   */
+  private static void settleThreadStorageOnce() {
+    if (STORAGE_SETTLED.get() == null) {
+      STORAGE_SETTLED.set(Boolean.TRUE);
+      ThreadStorageHolder.STORAGE.ifPresent(storage -> storage.settle(JnaPrimitives::getSpecific));
+    }
+  }
+
+  /** JNA's thread storage, found once, by the first instance. */
+  private static final class ThreadStorageHolder {
+    static final Optional<JnaThreadStorage> STORAGE = JnaThreadStorage.find(JnaPrimitives::getSpecific);
   }
 
   @Override
   public void setKey(long key, long value) {
-    check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
+    settleThreadStorageOnce();
+    Diagnostics.check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
   }
 
   @Override
   public void deleteKey(long key) {
-    check(Libc.pthread_key_delete((int) key), "pthread_key_delete");
+    Diagnostics.check(Libc.pthread_key_delete((int) key), "pthread_key_delete");
   }
 
   @Override
   public void callDestructor(long function, long argument) {
     functions.computeIfAbsent(function, address -> Function.getFunction(new Pointer(address)))
         .invoke(Void.class, new Object[] {argument});
-  }
-
-  private static void check(int error, String function) {
-    if (error != 0) {
-      throw new IllegalStateException(function + " failed with error " + error);
-    }
   }
 
   /** libc, bound with JNA's direct mapping: pointers and sizes as {@code long}. */
@@ -177,6 +211,13 @@ public final class JnaPrimitives implements NativePrimitives {
         handler.threadDied((Long) args[0]);
       } catch (Throwable ignored) {
         // the handler never throws; this only keeps JNA's exception handler out of it
+      }
+      try {
+        // This attachment may not have used weave: JNA's own (made for this call) it detaches,
+        // another's it leaves alone.
+        ThreadStorageHolder.STORAGE.ifPresent(storage -> storage.settle(JnaPrimitives::getSpecific));
+      } catch (Throwable ignored) {
+        // JNA then detaches the thread at its exit, as it would without weave
       }
       return null;
     }
