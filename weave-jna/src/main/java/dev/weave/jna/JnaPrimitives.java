@@ -13,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -25,8 +24,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * (its default without a {@code CallbackThreadInitializer}), so the thread count stays level with
  * no trick; a thread that is still attached when the callback begins JNA leaves attached. The
  * per-thread data that JNA keeps for its calls is freed by JNA's own pthread key, which glibc
- * visits again because it was set during the destructor pass; that key's destructor would also
- * detach a thread still attached by someone else, which {@link JnaThreadStorage} prevents.
+ * visits again because it was set during the destructor pass. That key's destructor also detaches
+ * a thread that is still attached by someone else (a {@code weave.h} thread, say) when it exits:
+ * JNA does that to every thread that made a JNA call, with weave or without, and weave leaves it
+ * so rather than write into JNA's private per-thread memory.
  *
  * <p>Assumes LP64 (the constructor checks it): {@code void*} and {@code size_t} are passed as Java
  * {@code long}.
@@ -54,9 +55,6 @@ public final class JnaPrimitives implements NativePrimitives {
   /** Native destructors by address: a program has few, and JNA's Function is costly to make. */
   private final Map<Long, Function> functions = new ConcurrentHashMap<>();
 
-  /** Set on an attachment (a {@link Thread}) once {@link JnaThreadStorage#settle} ran on it. */
-  private static final ThreadLocal<Boolean> STORAGE_SETTLED = new ThreadLocal<>();
-
   static {
     NativeLibrary process = NativeLibrary.getProcess();
     Native.register(Libc.class, process);
@@ -69,7 +67,6 @@ public final class JnaPrimitives implements NativePrimitives {
       throw new UnsupportedOperationException(
           "needs a 64-bit JVM (native pointers here are " + Native.POINTER_SIZE + " bytes)");
     }
-    ThreadStorageHolder.STORAGE.getClass(); // found now, on a thread of its own, not in a dying thread's walk
   }
 
   @Override
@@ -132,33 +129,11 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public long getKey(long key) {
-    settleThreadStorageOnce();
-    return getSpecific(key);
-  }
-
-  static long getSpecific(long key) {
     return Libc.pthread_getspecific((int) key);
-  }
-
-  /**
-   * The engine calls {@link #getKey} or {@link #setKey} in every attachment of a thread that uses
-   * weave: JNA's storage for the thread, made by those calls if not before, is settled there.
-   */
-  private static void settleThreadStorageOnce() {
-    if (STORAGE_SETTLED.get() == null) {
-      STORAGE_SETTLED.set(Boolean.TRUE);
-      ThreadStorageHolder.STORAGE.ifPresent(storage -> storage.settle(JnaPrimitives::getSpecific));
-    }
-  }
-
-  /** JNA's thread storage, found once, by the first instance. */
-  private static final class ThreadStorageHolder {
-    static final Optional<JnaThreadStorage> STORAGE = JnaThreadStorage.find(JnaPrimitives::getSpecific);
   }
 
   @Override
   public void setKey(long key, long value) {
-    settleThreadStorageOnce();
     Diagnostics.check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
   }
 
@@ -211,13 +186,6 @@ public final class JnaPrimitives implements NativePrimitives {
         handler.threadDied((Long) args[0]);
       } catch (Throwable ignored) {
         // the handler never throws; this only keeps JNA's exception handler out of it
-      }
-      try {
-        // This attachment may not have used weave: JNA's own (made for this call) it detaches,
-        // another's it leaves alone.
-        ThreadStorageHolder.STORAGE.ifPresent(storage -> storage.settle(JnaPrimitives::getSpecific));
-      } catch (Throwable ignored) {
-        // JNA then detaches the thread at its exit, as it would without weave
       }
       return null;
     }

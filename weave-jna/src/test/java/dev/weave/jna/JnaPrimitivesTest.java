@@ -51,16 +51,6 @@ class JnaPrimitivesTest {
     }
   }
 
-  /**
-   * Issue 11 defect 9: without JNA's thread storage found, JNA would detach, at its exit, a native
-   * thread still attached by its own code. A JNA whose storage has another layout fails here, not
-   * quietly in production (weave-jni-tests shows the behaviour itself).
-   */
-  @Test
-  void jnasThreadStorageIsFound() {
-    assertTrue(JnaThreadStorage.find(JnaPrimitives::getSpecific).isPresent(), "JNA's thread_storage key was not found");
-  }
-
   private static long word(int i) {
     return 0x0123_4567_89ab_cdefL * (i + 1);
   }
