@@ -70,10 +70,11 @@ public final class FfmPrimitives implements NativePrimitives {
       downcall("pthread_key_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
   private static final MethodHandle KEY_DELETE =
       downcall("pthread_key_delete", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  // Critical: short calls that never block or call back, on every register and unregister.
   private static final MethodHandle GET_SPECIFIC =
-      downcall("pthread_getspecific", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+      downcall("pthread_getspecific", FunctionDescriptor.of(ADDRESS, JAVA_INT), Linker.Option.critical(false));
   private static final MethodHandle SET_SPECIFIC =
-      downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+      downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.critical(false));
   private static final MethodHandle CALL_DESTRUCTOR = LINKER.downcallHandle(DESTRUCTOR);
   private static final MethodHandle THREAD_DIED;
 
@@ -349,8 +350,9 @@ public final class FfmPrimitives implements NativePrimitives {
     }
   }
 
-  private static MethodHandle downcall(String name, FunctionDescriptor descriptor) {
-    return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor);
+  private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+    return LINKER.downcallHandle(
+        LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor, options);
   }
 
   private static RuntimeException rethrow(Throwable t) {
