@@ -257,14 +257,14 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
+  // Key calls go through under the lock, so that the shutdown hook cannot delete a key between the
+  // check and the call.
+
   @Override
   public long getKey(long key) {
     synchronized (lock) {
-      if (!usable(key, "pthread_getspecific")) {
-        return 0;
-      }
+      return usable(key, "pthread_getspecific") ? delegate.getKey(key) : 0;
     }
-    return delegate.getKey(key);
   }
 
   @Override
@@ -278,8 +278,8 @@ public final class CheckedPrimitives implements NativePrimitives {
         violation("pthread_setspecific(" + key + ") to freed memory", value, freed);
         return;
       }
+      delegate.setKey(key, value);
     }
-    delegate.setKey(key, value);
   }
 
   @Override
@@ -289,8 +289,8 @@ public final class CheckedPrimitives implements NativePrimitives {
         return;
       }
       keys.get(key).deleted = new Site();
+      delegate.deleteKey(key);
     }
-    delegate.deleteKey(key);
   }
 
   /** Guarded by {@link #lock}. @return whether {@code key} may be used; reports it if not */
@@ -326,22 +326,18 @@ public final class CheckedPrimitives implements NativePrimitives {
    * the JVM must be gone by then.
    */
   private void deleteCallbackKeys() {
-    List<Long> callbackKeys = new ArrayList<>();
     synchronized (lock) {
       shuttingDown = true;
       for (Key key : keys.values()) {
         if (key.freesThroughCallback && key.deleted == null) {
           key.deleted = new Site();
           key.deletedAtShutdown = true;
-          callbackKeys.add(key.key);
+          try {
+            delegate.deleteKey(key.key);
+          } catch (RuntimeException e) {
+            // the JVM is exiting; nothing to do but go on with the others
+          }
         }
-      }
-    }
-    for (long key : callbackKeys) {
-      try {
-        delegate.deleteKey(key);
-      } catch (RuntimeException e) {
-        // the JVM is exiting; nothing to do but go on with the others
       }
     }
   }
