@@ -90,6 +90,11 @@
  *     slot keeps its value and its cellAddress(). Pass the JNIEnv of the current attachment (a
  *     JNIEnv is not valid after DetachCurrentThread), or NULL. Attaching once and detaching just
  *     before the thread ends stays the cheaper way: each attachment makes a new java.lang.Thread.
+ *   - These functions register with the default backend (Weave.registry()). A cell of a slot of
+ *     another backend (its ThreadLocalSlot.cellAddress(), when several backends are loaded) is
+ *     refused with IllegalArgumentException (WEAVE_ERROR_JAVA): that backend frees its cells on
+ *     its own schedule, possibly before the default backend's destructors read them. Register such
+ *     a cell in Java with the slot's own registry instead.
  *   - The variable and the destructor's code must outlive the thread: a library that can be
  *     unloaded (loaded by a class loader that may be collected) must not leave registrations or
  *     header-attached threads behind.

@@ -85,4 +85,24 @@ public interface DestructorRegistry {
    * @throws IllegalArgumentException if {@code variable} is 0
    */
   boolean unregister(long variable);
+
+  /**
+   * Ends the calling thread's weave life early (contract rule 13): runs, at once and on the calling
+   * thread, every registration it holds, exactly as its death would (in order, each with its
+   * variable's value at call time, a throwing Java destructor logged and the rest still run,
+   * registrations made meanwhile in further rounds, at most 4), but on the live thread: a Java
+   * destructor sees the real {@link Thread#currentThread()} and its {@link ThreadLocal}s.
+   * Afterwards the thread holds no registration and every slot reads 0 on it; its cells keep their
+   * addresses and stay valid until the OS thread dies, and it may use weave again: what it
+   * registers later runs at its death, or at the next {@code runDestructors()}.
+   *
+   * <p>The default, for registries written before this method, throws.
+   *
+   * @throws IllegalStateException on a virtual thread, or when called from a destructor
+   * @throws UnsupportedOperationException if this backend does not implement it
+   */
+  default void runDestructors() {
+    throw new UnsupportedOperationException(
+        "the " + backendName() + " backend does not implement runDestructors() (contract rule 13)");
+  }
 }

@@ -1,6 +1,9 @@
 package dev.weave;
 
 import dev.weave.spi.WeaveBackend;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -12,6 +15,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 /**
@@ -34,6 +40,11 @@ public final class Weave {
   private static final String ARTIFACTS =
       "add one of dev.weave:weave-ffm (Java 22+), dev.weave:weave-jnr or dev.weave:weave-jna";
 
+  /** Every registry handed out, in the order first handed out: runDestructors() ends them all. */
+  private static final CopyOnWriteArraySet<DestructorRegistry> IN_USE = new CopyOnWriteArraySet<>();
+
+  private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
+
   private Weave() {}
 
   /**
@@ -52,7 +63,7 @@ public final class Weave {
     }
     for (Found found : Discovery.FOUND) {
       if (found.backend != null && found.reason == null) {
-        return found.backend.registry();
+        return inUse(found.backend.registry());
       }
     }
     throw new WeaveException("no usable weave backend: " + describe() + "; " + ARTIFACTS);
@@ -73,11 +84,89 @@ public final class Weave {
           throw new WeaveException(
               "weave backend '" + name + "' is unusable here: " + found.reason + "; " + describe());
         }
-        return found.backend.registry();
+        return inUse(found.backend.registry());
       }
     }
     throw new WeaveException(
         "no weave backend named '" + name + "': " + describe() + "; " + ARTIFACTS);
+  }
+
+  private static DestructorRegistry inUse(DestructorRegistry registry) {
+    IN_USE.add(registry);
+    return registry;
+  }
+
+  /**
+   * Ends the calling thread's weave life early (contract rule 13), for every registry that {@link
+   * #registry()} or {@link #registry(String)} has handed out: runs each one's {@link
+   * DestructorRegistry#runDestructors()}, in the order they were first handed out.
+   *
+   * @throws IllegalStateException on a virtual thread, or when called from a destructor
+   */
+  public static void runDestructors() {
+    if (isVirtual(Thread.currentThread())) {
+      throw new IllegalStateException(
+          "weave was called from a virtual thread; native thread-local storage belongs to OS threads:"
+              + " call it from a platform thread");
+    }
+    for (DestructorRegistry registry : IN_USE) {
+      registry.runDestructors();
+    }
+  }
+
+  /**
+   * @param task what to run
+   * @return a task that runs {@code task}, then {@link #runDestructors()}, even when {@code task}
+   *     throws: on a pool thread, each task's destructors have run when it completes
+   * @throws NullPointerException if {@code task} is null
+   */
+  public static Runnable wrap(Runnable task) {
+    Objects.requireNonNull(task, "task is null");
+    return () -> {
+      try {
+        task.run();
+      } finally {
+        runDestructors();
+      }
+    };
+  }
+
+  /**
+   * @param namePrefix the threads' names are {@code namePrefix-1}, {@code namePrefix-2}, ...
+   * @return a factory of {@link WeaveThread}s, non-daemon and of normal priority, like {@link
+   *     java.util.concurrent.Executors#defaultThreadFactory()}: an executor built on it runs each
+   *     thread's destructors when the thread ends, on the live thread
+   * @throws NullPointerException if {@code namePrefix} is null
+   */
+  public static ThreadFactory threadFactory(String namePrefix) {
+    Objects.requireNonNull(namePrefix, "namePrefix is null");
+    AtomicInteger count = new AtomicInteger();
+    return task -> {
+      WeaveThread thread = new WeaveThread(task, namePrefix + "-" + count.incrementAndGet());
+      thread.setDaemon(false);
+      thread.setPriority(Thread.NORM_PRIORITY);
+      return thread;
+    };
+  }
+
+  private static boolean isVirtual(Thread thread) {
+    if (IS_VIRTUAL == null) {
+      return false;
+    }
+    try {
+      return (boolean) IS_VIRTUAL.invokeExact(thread);
+    } catch (Throwable t) {
+      throw new AssertionError(t);
+    }
+  }
+
+  private static MethodHandle isVirtualHandle() {
+    try {
+      return MethodHandles.publicLookup()
+          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+    } catch (ReflectiveOperationException e) {
+      return null; // before Java 21 there are no virtual threads
+    }
   }
 
   /**

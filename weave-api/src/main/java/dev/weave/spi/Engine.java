@@ -3,72 +3,130 @@ package dev.weave.spi;
 import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
+import dev.weave.WeaveThread;
 import java.lang.System.Logger.Level;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.util.ArrayList;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The whole weave contract in pure Java, over a backend's {@link NativePrimitives}: slot cells,
- * the ordered registrations, the walk at thread death, rounds, closing, error isolation and every
- * argument check. A backend is a {@link NativePrimitives} plus {@code new Engine(name, primitives)}.
+ * the ordered registrations, the walk at thread death and on a live thread, rounds, closing, error
+ * isolation and every argument check. A backend is a {@link NativePrimitives} plus {@code new
+ * Engine(name, primitives)}.
  *
- * <p>Cells live in per-thread chunks of native memory that never move. Chunk {@code c} holds
- * {@code 64 << c} cells, so a few chunks cover any number of slots, and after them as many words
- * naming the slot that last used each cell, so that a new slot on a closed slot's cell starts at
- * 0. The pthread keys, not the {@link Thread} object, say which chunks and registrations belong to
- * an OS thread: a native thread that detaches from the JVM and attaches again (a new {@code
- * Thread}) finds its cells and registrations where it left them. While a thread has no
- * registration, each chunk is the value of a pthread key whose destructor is libc {@code free}:
- * the thread dies at bare cost. From its first registration, the thread's chunks belong to the
- * walker key instead, whose destructor runs the registrations and only then frees the chunks, so
- * cells outlive destructors.
+ * <p>Cells live in per-thread chunks of native memory that never move ({@link Chunks}). The
+ * pthread keys, not the {@link Thread} object, say which chunks and registrations belong to an OS
+ * thread: a native thread that detaches from the JVM and attaches again (a new {@code Thread})
+ * finds its cells and registrations where it left them. While a thread has no registration, each
+ * chunk is the value of a pthread key whose destructor is libc {@code free}: the thread dies at
+ * bare cost. From its first registration the chunks belong to the walker key instead, whose
+ * destructor runs the registrations and only then frees the chunks, so cells outlive destructors.
+ *
+ * <p>Each OS thread's {@code ThreadState} goes through the states written in {@code
+ * weave-api/LIFECYCLE.md}; the transitions are the methods {@code arm}, {@code disarm}, {@code
+ * walk} and {@code die}, and nothing else changes {@code status}.
+ *
+ * <p>Locks, always taken in this order and never the other way: a slot's close lock, then a
+ * {@code ThreadState}'s monitor, then the engine's private lock. Nothing synchronizes on the
+ * engine object itself, so user code that does cannot stall dying threads.
+ *
+ * <p>With the system property {@value #CHECKED_PROPERTY} set to {@code true} when it is made, an
+ * engine runs its primitives through {@link CheckedPrimitives} (contract rule 14).
  */
 public final class Engine implements DestructorRegistry {
   /** As glibc's {@code PTHREAD_DESTRUCTOR_ITERATIONS}. */
   public static final int MAX_ROUNDS = 4;
 
+  /** The system property that turns on checked mode for engines made after it is set. */
+  public static final String CHECKED_PROPERTY = "weave.checked";
+
   private static final System.Logger LOG = System.getLogger("dev.weave");
-  private static final int FIRST_CHUNK_CELLS = 64;
-  private static final int MAX_CHUNKS = 24;
   private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
+  private static final VarHandle WEAVE_THREAD_STATES = weaveThreadStates();
+  private static final long[] NO_CELLS = new long[0];
+  private static final AtomicInteger ENGINE_IDS = new AtomicInteger();
+  /** Every engine, to refuse a variable that is another engine's cell. */
+  private static final List<Engine> ENGINES = new CopyOnWriteArrayList<>();
+  /** The engine whose destructors this thread is running, if any. */
+  private static final ThreadLocal<Engine> RUNNING_DESTRUCTORS = new ThreadLocal<>();
 
   private final String name;
+  /** This engine's index in each {@link WeaveThread}'s states. */
+  private final int id;
   private final NativePrimitives primitives;
+  private final CheckedPrimitives checked;
+  /** Whether {@link NativePrimitives#directBuffer} gives views of chunks. */
+  private final boolean cellViews;
+  /** The calling thread's state, on threads that are not {@link WeaveThread}s. */
   private final ThreadLocal<ThreadState> states = new ThreadLocal<>();
   private final AtomicLong nextThreadId = new AtomicLong(1);
   private final AtomicLong nextSlotId = new AtomicLong(1);
 
-  /** Threads with registrations, by walker key value. Guarded by {@code this} for writes. */
+  private final Object lock = new Object();
+
+  /** Threads with registrations, by walker key value. Written under {@link #lock}, read without. */
   private final Map<Long, ThreadState> armed = new ConcurrentHashMap<>();
 
-  /** Guarded by {@code this}. */
-  private final long[] memoryKeys = new long[MAX_CHUNKS];
+  /** Per chunk, the key whose destructor is libc {@code free}. Written under {@link #lock}. */
+  private final AtomicLongArray memoryKeys = new AtomicLongArray(Chunks.MAX_CHUNKS);
 
-  /** Guarded by {@code this}. */
+  /** Guarded by {@link #lock}. */
   private int nextIndex;
 
-  /** Indices of closed slots, for reuse. Guarded by {@code this}. */
+  /** Indices of closed slots, for reuse. Guarded by {@link #lock}. */
   private final ArrayDeque<Integer> freeIndices = new ArrayDeque<>();
 
+  /** Written under {@link #lock}. */
   private volatile long walkerKey;
+
+  /** Written under {@link #lock}. */
   private volatile boolean shuttingDown;
 
   /**
    * @param name the backend's name, as {@link #backendName()} reports it
-   * @param primitives the backend's native operations
+   * @param primitives the backend's native operations; a {@link CheckedPrimitives} makes this
+   *     engine run checked whatever {@value #CHECKED_PROPERTY} says
    */
   public Engine(String name, NativePrimitives primitives) {
     this.name = Objects.requireNonNull(name, "name");
-    this.primitives = Objects.requireNonNull(primitives, "primitives");
+    Objects.requireNonNull(primitives, "primitives");
+    if (primitives instanceof CheckedPrimitives) {
+      checked = (CheckedPrimitives) primitives;
+    } else if (Boolean.getBoolean(CHECKED_PROPERTY)) {
+      checked = new CheckedPrimitives(primitives);
+    } else {
+      checked = null;
+    }
+    this.primitives = checked != null ? checked : primitives;
+    cellViews = offersViews(this.primitives);
+    id = ENGINE_IDS.getAndIncrement();
+    ENGINES.add(this);
+  }
+
+  private static boolean offersViews(NativePrimitives primitives) {
+    long probe = primitives.allocateZeroed(2 * Long.BYTES);
+    try {
+      return primitives.directBuffer(probe, 2 * Long.BYTES) != null;
+    } finally {
+      primitives.free(probe);
+    }
   }
 
   @Override
@@ -76,12 +134,20 @@ public final class Engine implements DestructorRegistry {
     return name;
   }
 
+  /** @return the checker of this engine's native memory and keys, if it runs in checked mode */
+  public Optional<CheckedPrimitives> checked() {
+    return Optional.ofNullable(checked);
+  }
+
   @Override
   public ThreadLocalSlot newSlot() {
     requirePlatformThread();
     int index;
-    synchronized (this) {
+    synchronized (lock) {
       Integer reused = freeIndices.pollFirst();
+      if (reused == null && nextIndex == Chunks.CAPACITY) {
+        throw new IllegalStateException(Chunks.CAPACITY + " slots are open, the most an engine holds: close some");
+      }
       index = reused != null ? reused : nextIndex++;
     }
     return new Slot(index, nextSlotId.getAndIncrement());
@@ -91,10 +157,11 @@ public final class Engine implements DestructorRegistry {
   public void register(ThreadLocalSlot slot, Destructor destructor) {
     Slot own = ownSlot(slot);
     Objects.requireNonNull(destructor, "destructor is null");
+    own.requireOpen();
     ThreadState state = currentState();
     synchronized (state) {
       own.requireOpen();
-      state.add(state.cell(own), destructor, 0, own);
+      state.add(state.cellOrCreate(own), destructor, 0, own);
     }
   }
 
@@ -102,10 +169,11 @@ public final class Engine implements DestructorRegistry {
   public void registerNative(ThreadLocalSlot slot, long function) {
     Slot own = ownSlot(slot);
     requireAddress(function, "function");
+    own.requireOpen();
     ThreadState state = currentState();
     synchronized (state) {
       own.requireOpen();
-      state.add(state.cell(own), null, function, own);
+      state.add(state.cellOrCreate(own), null, function, own);
     }
   }
 
@@ -113,6 +181,7 @@ public final class Engine implements DestructorRegistry {
   public void registerNative(long variable, long function) {
     requireAddress(variable, "variable");
     requireAddress(function, "function");
+    refuseOtherEnginesCell(variable);
     ThreadState state = currentState();
     synchronized (state) {
       state.add(variable, null, function, null);
@@ -126,7 +195,7 @@ public final class Engine implements DestructorRegistry {
     ThreadState state = currentState();
     synchronized (state) {
       own.requireOpen();
-      long cell = state.existingCell(own);
+      long cell = state.cellIfPresent(own);
       return cell != 0 && state.remove(cell);
     }
   }
@@ -140,6 +209,31 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /**
+   * Runs the calling thread's registrations now, on the live thread, as its death would (contract
+   * rule 13), then sets every cell of the thread to 0. The thread may use weave again afterwards.
+   *
+   * @throws IllegalStateException on a virtual thread, or from a destructor
+   */
+  @Override
+  public void runDestructors() {
+    requirePlatformThread();
+    Engine running = RUNNING_DESTRUCTORS.get();
+    if (running != null) {
+      throw new IllegalStateException(
+          "runDestructors() was called from a destructor of the " + running.name
+              + " backend; it ends a thread's weave life and may only be called outside destructors");
+    }
+    ThreadState state = stateIfPresent();
+    if (state == null) {
+      if (Thread.currentThread() instanceof WeaveThread) {
+        return; // a WeaveThread never re-attaches: no state means it never used this engine
+      }
+      state = currentState(); // kept even if empty: a pool thread's next task end finds it at once
+    }
+    state.walk(false);
+  }
+
   /** @return how many threads have registrations that have not run yet, the dying ones included */
   public int threadsWithRegistrations() {
     return armed.size();
@@ -151,7 +245,8 @@ public final class Engine implements DestructorRegistry {
       String owner =
           slot instanceof Slot ? "the " + ((Slot) slot).engine().name + " backend" : slot.getClass().getName();
       throw new IllegalArgumentException(
-          "slot belongs to " + owner + ", not to the " + name + " backend; use a slot made by this registry's newSlot()");
+          "slot belongs to " + owner + ", not to the " + name
+              + " backend; use a slot made by this registry's newSlot()");
     }
     return (Slot) slot;
   }
@@ -162,10 +257,31 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /**
+   * Another engine frees its cells on its own schedule (its keys' destructors), possibly before
+   * this engine's walk reads them: a registration here must not point into them.
+   */
+  private void refuseOtherEnginesCell(long variable) {
+    for (Engine other : ENGINES) {
+      if (other != this && other.isCellOfCallingThread(variable)) {
+        throw new IllegalArgumentException(
+            "variable 0x" + Long.toHexString(variable) + " is a cell of a slot of the " + other.name
+                + " backend; register it with that backend's registry (Weave.registry(\"" + other.name
+                + "\")), which keeps its cells until its destructors have run");
+      }
+    }
+  }
+
+  private boolean isCellOfCallingThread(long address) {
+    ThreadState state = stateIfPresent();
+    return state != null && state.holdsCell(address);
+  }
+
   private static void requirePlatformThread() {
     if (isVirtual(Thread.currentThread())) {
       throw new IllegalStateException(
-          "weave was called from a virtual thread; native thread-local storage belongs to OS threads: call it from a platform thread");
+          "weave was called from a virtual thread; native thread-local storage belongs to OS threads:"
+              + " call it from a platform thread");
     }
   }
 
@@ -189,14 +305,52 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /** {@link WeaveThread}'s private field: the fast path reads it instead of a {@link ThreadLocal}. */
+  private static VarHandle weaveThreadStates() {
+    try {
+      return MethodHandles.privateLookupIn(WeaveThread.class, MethodHandles.lookup())
+          .findVarHandle(WeaveThread.class, "engineStates", Object[].class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** The calling thread's state, if it has one in this attachment. Never allocates. */
+  private ThreadState stateIfPresent() {
+    Thread thread = Thread.currentThread();
+    if (thread instanceof WeaveThread) {
+      Object[] all = (Object[]) WEAVE_THREAD_STATES.get((WeaveThread) thread);
+      return id < all.length ? (ThreadState) all[id] : null;
+    }
+    return states.get();
+  }
+
+  /** Makes {@code state} (or none, if null) the calling thread's. */
+  private void bind(ThreadState state) {
+    Thread thread = Thread.currentThread();
+    if (thread instanceof WeaveThread) {
+      Object[] all = (Object[]) WEAVE_THREAD_STATES.get((WeaveThread) thread);
+      if (id >= all.length) {
+        all = Arrays.copyOf(all, id + 1);
+        WEAVE_THREAD_STATES.set((WeaveThread) thread, all);
+      }
+      all[id] = state;
+    } else if (state == null) {
+      states.remove();
+    } else {
+      states.set(state);
+    }
+  }
+
   /** The calling thread's state; a thread that never used weave gets an empty one. */
   private ThreadState currentState() {
-    ThreadState state = states.get();
+    ThreadState state = stateIfPresent();
     if (state == null) {
       requirePlatformThread();
       state = adopt();
-      states.set(state);
+      bind(state);
     }
+    assert state.status != Status.DEAD : "a dead thread state was handed back";
     return state;
   }
 
@@ -206,75 +360,90 @@ public final class Engine implements DestructorRegistry {
    * empty state.
    */
   private ThreadState adopt() {
-    long[] keys;
-    synchronized (this) {
+    synchronized (lock) {
       if (walkerKey != 0 && !shuttingDown) { // a deleted key's index may be someone else's now
-        long id = primitives.getKey(walkerKey);
-        ThreadState withRegistrations = id == 0 ? null : armed.get(id);
+        long stateId = primitives.getKey(walkerKey);
+        ThreadState withRegistrations = stateId == 0 ? null : armed.get(stateId);
         if (withRegistrations != null) {
           return withRegistrations;
         }
       }
-      keys = memoryKeys.clone();
     }
     ThreadState state = new ThreadState(nextThreadId.getAndIncrement());
-    for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
-      if (keys[chunk] != 0) {
-        state.chunks[chunk] = primitives.getKey(keys[chunk]);
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      long key = memoryKeys.get(chunk);
+      long address = key == 0 ? 0 : primitives.getKey(key);
+      if (address != 0) {
+        state.adoptChunk(chunk, address);
       }
     }
     return state;
   }
 
-  private synchronized long memoryKey(int chunk) {
-    if (memoryKeys[chunk] == 0) {
-      memoryKeys[chunk] = primitives.createKey(primitives.freeFunction());
+  private long memoryKey(int chunk) {
+    long key = memoryKeys.get(chunk);
+    if (key != 0) {
+      return key;
     }
-    return memoryKeys[chunk];
+    synchronized (lock) {
+      key = memoryKeys.get(chunk);
+      if (key == 0) {
+        key = primitives.createKey(primitives.freeFunction());
+        memoryKeys.set(chunk, key);
+      }
+      return key;
+    }
   }
 
   private long walkerKey() {
     long key = walkerKey;
-    if (key == 0) {
-      synchronized (this) {
-        key = walkerKey;
-        if (key == 0) {
-          key = primitives.createKey(this::threadDied);
-          try {
-            Runtime.getRuntime().addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
-          } catch (IllegalStateException alreadyShuttingDown) {
-            shuttingDown = true;
-            primitives.deleteKey(key);
-          }
-          walkerKey = key;
-        }
-      }
+    if (key != 0) {
+      return key;
     }
-    return key;
+    synchronized (lock) {
+      if (walkerKey == 0) {
+        key = primitives.createKey(this::threadDied);
+        try {
+          Runtime.getRuntime().addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
+        } catch (IllegalStateException alreadyShuttingDown) {
+          shuttingDown = true;
+          primitives.deleteKey(key);
+        }
+        walkerKey = key;
+      }
+      return walkerKey;
+    }
   }
 
   /**
    * Threads alive at exit do not run their destructors, and the launcher's main thread dies after
    * the JVM is destroyed: a deleted key makes glibc call nothing into a JVM that is gone.
    */
-  private synchronized void shutDown() {
-    shuttingDown = true;
-    primitives.deleteKey(walkerKey);
+  private void shutDown() {
+    synchronized (lock) {
+      shuttingDown = true;
+      primitives.deleteKey(walkerKey);
+    }
   }
 
-  private void threadDied(long threadId) {
+  /** The walker key's destructor, on the dying OS thread. Never throws. */
+  private void threadDied(long stateId) {
     try {
-      ThreadState state = armed.get(threadId);
+      ThreadState state = armed.get(stateId);
       if (state != null && !shuttingDown) {
-        state.walk();
+        state.walkAtDeath();
       }
     } catch (Throwable t) {
-      // Nothing may escape into native code.
-      try {
-        LOG.log(Level.ERROR, "weave " + name + ": thread death walk failed", t);
-      } catch (Throwable ignored) {
-        // not even a logging failure
-      }
+      report(Level.ERROR, "weave " + name + ": the walk at thread death failed", t);
+    }
+  }
+
+  /** Logs, and never throws: a failing logger must not stop a walk (rule 6). */
+  private static void report(Level level, String message, Throwable thrown) {
+    try {
+      LOG.log(level, message, thrown);
+    } catch (Throwable ignored) {
+      // nothing better can be done
     }
   }
 
@@ -292,91 +461,162 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
-  private static int chunkOf(int index) {
-    return 31 - Integer.numberOfLeadingZeros(index / FIRST_CHUNK_CELLS + 1);
+  /** A thread state's place in the lifecycle of {@code LIFECYCLE.md}. */
+  private enum Status {
+    /** No registration; the chunks are on the memory keys. */
+    UNARMED,
+    /** Registrations; the chunks are on the walker key alone, and the state is in {@link #armed}. */
+    ARMED,
+    /** As armed, while its own thread runs its registrations, at death or in runDestructors(). */
+    WALKING,
+    /** Walked at death: chunks freed, out of {@link #armed}, bound to no thread. */
+    DEAD
   }
 
-  private static long firstIndex(int chunk) {
-    return (long) FIRST_CHUNK_CELLS * ((1L << chunk) - 1);
-  }
-
-  private static long cellsIn(int chunk) {
-    return (long) FIRST_CHUNK_CELLS << chunk;
-  }
-
-  /** One OS thread's cells and registrations. Only its own thread changes its cells. */
+  /**
+   * One OS thread's cells and registrations.
+   *
+   * <p>The cell cache ({@code cellOwners}, {@code cellAddresses}, {@code views}, {@code
+   * cellsInUse}) is confined to the state's own OS thread and read there without a lock. {@code
+   * chunks}, {@code registrations}, {@code status} and {@code currentRound} are written by that
+   * thread under this monitor, and read by it freely; a closing thread reads them only under this
+   * monitor. A closing thread may read another thread's owner words only while the state holds
+   * registrations: its chunks are then on the walker key alone, and only {@link #die()} frees
+   * them, under this monitor.
+   */
   private final class ThreadState {
     final long id;
-    final long[] chunks = new long[MAX_CHUNKS];
-    /** Per slot index: the cell's address, and the id of the slot that last used it here. */
-    long[] cellAddresses = new long[0];
-    long[] cellOwners = new long[0];
+    final long[] chunks = new long[Chunks.MAX_CHUNKS];
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
-    boolean isArmed;
-    boolean walking;
-    /** Set by the walk once the chunks are freed; read only on the thread that walked. */
-    boolean freed;
+    Status status = Status.UNARMED;
     int currentRound;
+
+    /** Per slot index: the id of the slot whose cell this thread has there, and its address. */
+    long[] cellOwners = NO_CELLS;
+    long[] cellAddresses = NO_CELLS;
+    final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
+    /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
+    int cellsInUse;
 
     ThreadState(long id) {
       this.id = id;
     }
 
-    /** The owner thread's fast path: the slot's cell here, or 0 if this thread never used it. */
-    long existingCell(Slot slot) {
+    /** Owner thread. */
+    boolean holdsCell(long address) {
+      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+        long base = chunks[chunk];
+        if (base != 0 && address >= base && address < base + Chunks.cellsIn(chunk) * (long) Long.BYTES) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /** Owner thread; {@code index} is cached here. */
+    long read(int index) {
+      if (cellViews) {
+        ByteBuffer view = views[Chunks.chunkOf(index)];
+        if (view != null) {
+          return view.getLong((int) Chunks.cellOffset(index));
+        }
+      }
+      return primitives.getWord(cellAddresses[index]);
+    }
+
+    /** Owner thread; {@code index} is cached here. */
+    void write(int index, long value) {
+      if (cellViews) {
+        ByteBuffer view = views[Chunks.chunkOf(index)];
+        if (view != null) {
+          view.putLong((int) Chunks.cellOffset(index), value);
+          return;
+        }
+      }
+      primitives.putWord(cellAddresses[index], value);
+    }
+
+    /** Owner thread: the slot's cell here, or 0 if this thread has none. Never allocates. */
+    long cellIfPresent(Slot slot) {
       int index = slot.index;
       if (index < cellOwners.length && cellOwners[index] == slot.id) {
         return cellAddresses[index];
       }
-      long cell = lookUpCell(slot);
+      long cell = cellUncached(slot);
       if (cell != 0) {
-        synchronized (this) {
-          remember(index, cell, slot.id);
-        }
+        remember(index, cell, slot.id);
       }
       return cell;
     }
 
-    /** From native memory, with no caching: for the owner thread, or any thread under this lock. */
-    long lookUpCell(Slot slot) {
-      int chunk = chunkOf(slot.index);
-      if (chunk >= MAX_CHUNKS || chunks[chunk] == 0) {
+    /**
+     * The slot's cell from the owner words in native memory, or 0: on the owner thread, or under
+     * this monitor while the state holds registrations.
+     */
+    long cellUncached(Slot slot) {
+      long base = chunks[Chunks.chunkOf(slot.index)];
+      if (base == 0 || primitives.getWord(base + Chunks.ownerOffset(slot.index)) != slot.id) {
         return 0;
       }
-      return primitives.getWord(ownerAddress(chunk, slot.index)) == slot.id ? cellAddress(chunk, slot.index) : 0;
+      return base + Chunks.cellOffset(slot.index);
     }
 
-    /** The slot's cell on this thread, made (and zeroed, if a closed slot used it) on first use. */
-    long cell(Slot slot) {
-      long cell = existingCell(slot);
+    /** Owner thread: the slot's cell here, made on first use (and zeroed, if a closed slot used it). */
+    long cellOrCreate(Slot slot) {
+      long cell = cellIfPresent(slot);
       if (cell != 0) {
         return cell;
       }
       synchronized (this) {
         int index = slot.index;
-        int chunk = chunkOf(index);
-        if (chunk >= MAX_CHUNKS) {
-          throw new IllegalStateException("more than " + (FIRST_CHUNK_CELLS << MAX_CHUNKS) + " open slots");
-        }
+        int chunk = Chunks.chunkOf(index);
         if (chunks[chunk] == 0) {
-          long address = primitives.allocateZeroed(2 * cellsIn(chunk) * Long.BYTES);
-          if (!isArmed) {
-            primitives.setKey(memoryKey(chunk), address);
-          }
-          chunks[chunk] = address;
+          allocateChunk(chunk);
         }
-        cell = cellAddress(chunk, index);
+        cell = chunks[chunk] + Chunks.cellOffset(index);
         primitives.putWord(cell, 0);
-        primitives.putWord(ownerAddress(chunk, index), slot.id);
+        primitives.putWord(chunks[chunk] + Chunks.ownerOffset(index), slot.id);
         remember(index, cell, slot.id);
+        cellsInUse = Math.max(cellsInUse, index + 1);
         return cell;
       }
     }
 
-    /** Guarded by this. */
+    /** Owner thread, under this monitor. Leaves nothing behind if it throws. */
+    private void allocateChunk(int chunk) {
+      long key = status == Status.UNARMED ? memoryKey(chunk) : 0;
+      long address = primitives.allocateZeroed(Chunks.bytesOf(chunk));
+      if (key != 0) {
+        try {
+          primitives.setKey(key, address);
+        } catch (RuntimeException | Error e) {
+          primitives.free(address);
+          throw e;
+        }
+      }
+      chunks[chunk] = address;
+      views[chunk] = view(chunk, address);
+    }
+
+    /** Owner thread, on adoption: a chunk this OS thread made while attached as another Thread. */
+    void adoptChunk(int chunk, long address) {
+      chunks[chunk] = address;
+      views[chunk] = view(chunk, address);
+      cellsInUse = Math.max(cellsInUse, Chunks.firstIndex(chunk) + Chunks.cellsIn(chunk));
+    }
+
+    private ByteBuffer view(int chunk, long address) {
+      long cellBytes = (long) Chunks.cellsIn(chunk) * Long.BYTES;
+      if (!cellViews || cellBytes > Integer.MAX_VALUE) {
+        return null;
+      }
+      ByteBuffer view = primitives.directBuffer(address, (int) cellBytes);
+      return view == null ? null : view.order(ByteOrder.nativeOrder());
+    }
+
     private void remember(int index, long cell, long slotId) {
       if (index >= cellOwners.length) {
-        int length = Math.max(FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
+        int length = Math.max(Chunks.FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
         cellAddresses = Arrays.copyOf(cellAddresses, length);
         cellOwners = Arrays.copyOf(cellOwners, length);
       }
@@ -384,86 +624,116 @@ public final class Engine implements DestructorRegistry {
       cellOwners[index] = slotId;
     }
 
-    private long cellAddress(int chunk, int index) {
-      return chunks[chunk] + (index - firstIndex(chunk)) * Long.BYTES;
-    }
-
-    private long ownerAddress(int chunk, int index) {
-      return chunks[chunk] + (cellsIn(chunk) + index - firstIndex(chunk)) * Long.BYTES;
-    }
-
-    /** Guarded by this. {@code slot}, if any, is checked open again where a close would miss it. */
+    /** Owner thread, under this monitor. {@code slot}, if any, is checked open again where a close would miss it. */
     void add(long variable, Destructor destructor, long function, Slot slot) {
-      int round = walking ? currentRound + 1 : 0;
-      if (!isArmed) {
+      int round = status == Status.WALKING ? currentRound + 1 : 0;
+      if (status == Status.UNARMED) {
         arm(slot);
       }
       registrations.addLast(new Registration(variable, destructor, function, round));
     }
 
-    /** Guarded by this. */
+    /** Owner thread, under this monitor. */
     boolean remove(long variable) {
-      boolean removed = registrations.removeIf(r -> r.variable == variable);
-      if (registrations.isEmpty() && isArmed && !walking) {
+      boolean removed = false;
+      for (Iterator<Registration> it = registrations.iterator(); it.hasNext(); ) {
+        if (it.next().variable == variable) {
+          it.remove();
+          removed = true;
+        }
+      }
+      if (registrations.isEmpty() && status == Status.ARMED) {
         disarm();
       }
       return removed;
     }
 
     /**
-     * A closing slot sweeps the threads in {@code armed}; checking the slot under the same lock
-     * as joining them means a registration is either swept or refused.
+     * UNARMED to ARMED, on the owner thread under this monitor. A closing slot sweeps the threads
+     * in {@link #armed}; checking the slot under the same lock as joining them means a
+     * registration on it is either swept or refused.
      */
     private void arm(Slot slot) {
       long key = walkerKey();
-      synchronized (Engine.this) {
+      synchronized (lock) {
         if (slot != null) {
           slot.requireOpen();
         }
-        armed.put(id, this);
         if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
           primitives.setKey(key, id);
         }
+        armed.put(id, this);
       }
-      for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
-        if (chunks[chunk] != 0) {
-          primitives.setKey(memoryKey(chunk), 0);
-        }
-      }
-      isArmed = true;
+      putChunksOnMemoryKeys(false); // setting NULL cannot fail
+      status = Status.ARMED;
     }
 
-    /** A thread that unregistered everything dies at bare cost again. */
+    /** ARMED to UNARMED, on the owner thread under this monitor: it dies at bare cost again. */
     private void disarm() {
-      for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
-        if (chunks[chunk] != 0) {
-          primitives.setKey(memoryKey(chunk), chunks[chunk]);
-        }
+      try {
+        putChunksOnMemoryKeys(true);
+      } catch (RuntimeException | Error e) {
+        putChunksOnMemoryKeys(false); // stay armed: the walk will free the chunks
+        report(Level.DEBUG, "weave " + name + ": a thread stays armed: " + e, null);
+        return;
       }
-      synchronized (Engine.this) {
+      synchronized (lock) {
         armed.remove(id);
         if (!shuttingDown) {
           primitives.setKey(walkerKey, 0);
         }
       }
-      isArmed = false;
+      status = Status.UNARMED;
     }
 
-    /** Drops the registrations on a closing slot's cell. Called from the closing thread. */
+    private void putChunksOnMemoryKeys(boolean on) {
+      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+        if (chunks[chunk] != 0) {
+          long key = on ? memoryKey(chunk) : memoryKeys.get(chunk);
+          if (key != 0) {
+            primitives.setKey(key, on ? chunks[chunk] : 0);
+          }
+        }
+      }
+    }
+
+    /** A closing thread drops the registrations on its slot's cell here. */
     synchronized void drop(Slot slot) {
-      long cell = lookUpCell(slot);
+      if (registrations.isEmpty()) {
+        return; // and the chunks may be freed already: an unarmed thread's die at bare cost
+      }
+      assert status == Status.ARMED || status == Status.WALKING : status;
+      long cell = cellUncached(slot);
       if (cell != 0) {
         registrations.removeIf(r -> r.variable == cell);
       }
     }
 
-    void walk() {
-      ThreadState previous = states.get();
-      states.set(this);
+    /** On the dying OS thread, attached for the walker key's destructor. */
+    void walkAtDeath() {
+      ThreadState previous = stateIfPresent(); // this, when the thread is still attached
+      assert previous == null || previous == this;
+      bind(this);
+      try {
+        walk(true);
+      } finally {
+        bind(null);
+      }
+    }
+
+    /**
+     * Runs every registration on the calling thread, its own, in order, for at most {@link
+     * #MAX_ROUNDS} rounds (contract rules 2, 5, 6, 7). At death the state then dies; on a live
+     * thread (rule 13) every cell is set to 0 and the thread is unarmed.
+     */
+    void walk(boolean atDeath) {
       int dropped = 0;
+      RUNNING_DESTRUCTORS.set(Engine.this);
       try {
         synchronized (this) {
-          walking = true;
+          if (status == Status.ARMED) {
+            status = Status.WALKING;
+          }
         }
         while (true) {
           Registration next;
@@ -481,28 +751,27 @@ public final class Engine implements DestructorRegistry {
           }
         }
       } finally {
-        synchronized (Engine.this) {
-          armed.remove(id);
-        }
-        for (int chunk = 0; chunk < MAX_CHUNKS; chunk++) {
-          if (chunks[chunk] != 0) {
-            primitives.free(chunks[chunk]);
+        RUNNING_DESTRUCTORS.remove();
+        synchronized (this) {
+          if (atDeath) {
+            die();
+          } else {
+            zeroCells();
+            if (status == Status.WALKING) {
+              status = Status.ARMED;
+              if (registrations.isEmpty()) {
+                disarm();
+              }
+            }
           }
-        }
-        freed = true; // cells cached on this Thread during the walk point into freed memory now
-        if (previous == null) {
-          states.remove();
-        } else {
-          states.set(previous);
         }
       }
       if (dropped > 0) {
-        LOG.log(
+        report(
             Level.WARNING,
-            "weave {0}: dropped {1} destructor(s) registered during the last of {2} rounds at thread death",
-            name,
-            dropped,
-            MAX_ROUNDS);
+            "weave " + name + ": dropped " + dropped + " destructor(s) registered during the last of "
+                + MAX_ROUNDS + " rounds",
+            null);
       }
     }
 
@@ -515,19 +784,46 @@ public final class Engine implements DestructorRegistry {
           primitives.callDestructor(registration.function, value);
         }
       } catch (Throwable t) {
-        LOG.log(Level.WARNING, "weave " + name + ": a destructor threw at thread death; the others still run", t);
+        report(Level.WARNING, "weave " + name + ": a destructor threw; the others still run", t);
       }
     }
-  }
 
-  /** A slot's cell on one thread, as that thread's {@link Slot#cells} caches it. */
-  private static final class Cell {
-    final ThreadState state;
-    final long address;
+    /** Owner thread, under this monitor: rule 13's "every slot reads 0". */
+    private void zeroCells() {
+      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS && Chunks.firstIndex(chunk) < cellsInUse; chunk++) {
+        long base = chunks[chunk];
+        if (base == 0) {
+          continue;
+        }
+        int cells = Math.min(Chunks.cellsIn(chunk), cellsInUse - Chunks.firstIndex(chunk));
+        ByteBuffer view = views[chunk];
+        for (int cell = 0; cell < cells; cell++) {
+          if (view != null) {
+            view.putLong(cell * Long.BYTES, 0);
+          } else {
+            primitives.putWord(base + (long) cell * Long.BYTES, 0);
+          }
+        }
+      }
+    }
 
-    Cell(ThreadState state, long address) {
-      this.state = state;
-      this.address = address;
+    /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
+    private void die() {
+      status = Status.DEAD;
+      registrations.clear();
+      synchronized (lock) {
+        armed.remove(id);
+      }
+      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+        if (chunks[chunk] != 0) {
+          primitives.free(chunks[chunk]);
+          chunks[chunk] = 0;
+          views[chunk] = null;
+        }
+      }
+      cellOwners = NO_CELLS;
+      cellAddresses = NO_CELLS;
+      cellsInUse = 0;
     }
   }
 
@@ -535,8 +831,8 @@ public final class Engine implements DestructorRegistry {
     final int index;
     final long id;
     volatile boolean closed;
-    /** Per Thread (an attachment of an OS thread), this slot's cell there. */
-    final ThreadLocal<Cell> cells = new ThreadLocal<>();
+    /** Held for the whole of close(), so a second closer returns only once the first is done. */
+    private final Object closeLock = new Object();
 
     Slot(int index, long id) {
       this.index = index;
@@ -556,45 +852,39 @@ public final class Engine implements DestructorRegistry {
     @Override
     public long get() {
       requireOpen();
-      Cell cell = cachedCell();
-      if (cell != null) {
-        return primitives.getWord(cell.address);
+      ThreadState state = stateIfPresent();
+      if (state != null) {
+        long[] owners = state.cellOwners;
+        if (index < owners.length && owners[index] == id) {
+          return state.read(index);
+        }
       }
-      ThreadState state = currentState();
-      long address = state.existingCell(this);
-      if (address == 0) {
-        return 0;
-      }
-      cells.set(new Cell(state, address));
-      return primitives.getWord(address);
+      state = currentState();
+      return state.cellIfPresent(this) == 0 ? 0 : state.read(index);
     }
 
     @Override
     public void set(long value) {
       requireOpen();
-      primitives.putWord(cell().address, value);
+      ThreadState state = stateIfPresent();
+      if (state == null || index >= state.cellOwners.length || state.cellOwners[index] != id) {
+        state = currentState();
+        state.cellOrCreate(this);
+      }
+      state.write(index, value);
     }
 
     @Override
     public long cellAddress() {
       requireOpen();
-      return cell().address;
-    }
-
-    private Cell cell() {
-      Cell cell = cachedCell();
-      if (cell == null) {
-        ThreadState state = currentState();
-        cell = new Cell(state, state.cell(this));
-        cells.set(cell);
+      ThreadState state = stateIfPresent();
+      if (state != null) {
+        long[] owners = state.cellOwners;
+        if (index < owners.length && owners[index] == id) {
+          return state.cellAddresses[index];
+        }
       }
-      return cell;
-    }
-
-    /** The fast path: a new slot has a new ThreadLocal, so a cached cell needs no owner check. */
-    private Cell cachedCell() {
-      Cell cell = cells.get();
-      return cell != null && !cell.state.freed ? cell : null;
+      return currentState().cellOrCreate(this);
     }
 
     @Override
@@ -605,19 +895,21 @@ public final class Engine implements DestructorRegistry {
     @Override
     public void close() {
       requirePlatformThread();
-      List<ThreadState> withRegistrations;
-      synchronized (Engine.this) {
+      synchronized (closeLock) {
         if (closed) {
           return;
         }
-        closed = true;
-        withRegistrations = new ArrayList<>(armed.values());
-      }
-      for (ThreadState state : withRegistrations) {
-        state.drop(this);
-      }
-      synchronized (Engine.this) {
-        freeIndices.addFirst(index);
+        List<ThreadState> withRegistrations;
+        synchronized (lock) {
+          closed = true;
+          withRegistrations = new ArrayList<>(armed.values());
+        }
+        for (ThreadState state : withRegistrations) {
+          state.drop(this);
+        }
+        synchronized (lock) {
+          freeIndices.addFirst(index);
+        }
       }
     }
 

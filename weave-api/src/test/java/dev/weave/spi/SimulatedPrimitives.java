@@ -27,16 +27,28 @@ final class SimulatedPrimitives implements NativePrimitives {
   private long nextAddress = 0x10000;
   private long nextKey = 1;
 
+  /** Called before every primitive operation, on the calling thread, outside any lock of this class. */
+  interface Hook {
+    void before(String operation, long argument);
+  }
+
+  /** What tests use to pause, count or fail an operation. */
+  volatile Hook hook = (operation, argument) -> {};
+
   @Override
-  public synchronized long allocateZeroed(long bytes) {
-    long base = nextAddress;
-    nextAddress += bytes + 64;
-    blocks.put(base, bytes);
-    return base;
+  public long allocateZeroed(long bytes) {
+    hook.before("allocateZeroed", bytes);
+    synchronized (this) {
+      long base = nextAddress;
+      nextAddress += bytes + 64;
+      blocks.put(base, bytes);
+      return base;
+    }
   }
 
   @Override
   public void free(long address) {
+    hook.before("free", address);
     if (blocks.remove(address) == null) {
       violations.add("free of " + Long.toHexString(address) + ", which is not allocated");
     }
@@ -44,12 +56,14 @@ final class SimulatedPrimitives implements NativePrimitives {
 
   @Override
   public long getWord(long address) {
+    hook.before("getWord", address);
     checkAllocated(address, "read");
     return words.getOrDefault(address, 0L);
   }
 
   @Override
   public void putWord(long address, long value) {
+    hook.before("putWord", address);
     checkAllocated(address, "write");
     words.put(address, value);
   }
@@ -72,24 +86,32 @@ final class SimulatedPrimitives implements NativePrimitives {
   }
 
   @Override
-  public synchronized long createKey(long destructorFunction) {
-    keys.put(nextKey, destructorFunction);
-    return nextKey++;
+  public long createKey(long destructorFunction) {
+    hook.before("createKey", destructorFunction);
+    synchronized (this) {
+      keys.put(nextKey, destructorFunction);
+      return nextKey++;
+    }
   }
 
   @Override
-  public synchronized long createKey(ThreadDeathHandler handler) {
-    keys.put(nextKey, handler);
-    return nextKey++;
+  public long createKey(ThreadDeathHandler handler) {
+    hook.before("createKey", 0);
+    synchronized (this) {
+      keys.put(nextKey, handler);
+      return nextKey++;
+    }
   }
 
   @Override
   public long getKey(long key) {
+    hook.before("getKey", key);
     return values.getOrDefault(Thread.currentThread(), new TreeMap<>()).getOrDefault(key, 0L);
   }
 
   @Override
   public void setKey(long key, long value) {
+    hook.before("setKey", key);
     if (!keys.containsKey(key)) {
       throw new IllegalStateException("pthread_setspecific on a deleted key " + key);
     }
@@ -98,12 +120,16 @@ final class SimulatedPrimitives implements NativePrimitives {
 
   @Override
   public void deleteKey(long key) {
+    hook.before("deleteKey", key);
     keys.remove(key);
   }
 
   @Override
-  public synchronized void callDestructor(long function, long argument) {
-    nativeCalls.add(Long.toHexString(function) + "(" + argument + ")");
+  public void callDestructor(long function, long argument) {
+    hook.before("callDestructor", function);
+    synchronized (this) {
+      nativeCalls.add(Long.toHexString(function) + "(" + argument + ")");
+    }
   }
 
   synchronized List<String> nativeCalls() {
@@ -140,6 +166,18 @@ final class SimulatedPrimitives implements NativePrimitives {
     Thread reattached = new Thread(destructorPass, "re-attached " + thread.getName());
     reattached.start();
     reattached.join();
+  }
+
+  /**
+   * Runs the calling thread's key destructors on the calling thread itself, as glibc does when a
+   * native thread exits while still attached to the JVM (a {@code weave.h} thread, whose detach key
+   * comes after the walker key).
+   */
+  void exitWhileAttached() {
+    TreeMap<Long, Long> own = values.remove(Thread.currentThread());
+    if (own != null) {
+      runKeyDestructors(own);
+    }
   }
 
   /**

@@ -21,6 +21,12 @@ import java.util.stream.Stream;
 public final class Table {
   private static final String[] BACKENDS = {"ffm", "jnr", "jna"};
   private static final String PACKAGE = "dev.weave.bench.";
+  private static final double[] NO_LIMITS = {Double.NaN, Double.NaN, Double.NaN};
+  /** The targets, per backend (ffm, jnr, jna). */
+  private static final double[] PLAIN_THREAD_SLOT = {1.5, 2.5, 2.5};
+  private static final double[] WEAVE_THREAD_SLOT = {1.0, 2, 2};
+  private static final double[] WEAVE_THREAD_LIFE = {1.15, 1.15, 1.15};
+  private static final double[] ONLY_REGISTRATION_NANOS = {150, 150, 300};
 
   private final List<Map<String, Object>> results;
   private final StringBuilder out = new StringBuilder();
@@ -51,11 +57,13 @@ public final class Table {
     perThreadValues(false);
     registerRows(false);
     double bare = score("LifecycleBaseline.bareThread");
-    lifecycle("thread: start, set a slot, die (0 destructors)", "0", bare, Double.NaN);
-    lifecycle("thread: start, 1 native destructor, die, destructor done", "1", bare, 2);
-    lifecycle("thread: start, 10 native destructors, die, all done", "10", bare, Double.NaN);
+    lifecycle("thread: start, set a slot, die (0 destructors)", bare, NO_LIMITS, "LifecycleBench.threadLifecycle", "destructors", "0");
+    lifecycle("thread: start, 1 native destructor, die, destructor done", bare, new double[] {2, Double.NaN, Double.NaN}, "LifecycleBench.threadLifecycle", "destructors", "1");
+    lifecycle("thread: start, 10 native destructors, die, all done", bare, NO_LIMITS, "LifecycleBench.threadLifecycle", "destructors", "10");
+    lifecycle("weave thread: start, 1 native destructor, task ends, destructor done, joined", bare, WEAVE_THREAD_LIFE, "WeaveThreadLifecycleBench.weaveThreadLifecycle", "destructor", "native");
+    lifecycle("weave thread: start, 1 Java destructor, task ends, destructor done, joined", bare, WEAVE_THREAD_LIFE, "WeaveThreadLifecycleBench.weaveThreadLifecycle", "destructor", "java");
     walkRow(false);
-    absolute("whole thread with 10,000 native destructors, per destructor", "ns", perBackend("WalkBench.threadWith10000Destructors"), null, 0);
+    absolute("whole thread with 10,000 native destructors, per destructor", "ns", perBackend("WalkBench.threadWith10000Destructors"), NO_LIMITS);
     for (String slots : new String[] {"0", "1", "100"}) {
       double[] bytes = new double[BACKENDS.length];
       for (int i = 0; i < BACKENDS.length; i++) {
@@ -63,7 +71,7 @@ public final class Table {
         bytes[i] = result == null ? Double.NaN : secondaryMean(result, "nativeBytesPerThread");
       }
       String what = slots.equals("0") ? "0 slots set (reads one)" : slots.equals("1") ? "1 slot set" : slots + " slots set";
-      absolute("native bytes per thread, " + what, "B", bytes, null, 0);
+      absolute("native bytes per thread, " + what, "B", bytes, NO_LIMITS);
     }
     line("");
     if (hasCpu()) {
@@ -97,18 +105,46 @@ public final class Table {
   private void perThreadValues(boolean cpu) {
     double[] get = perBackend(cpu, "SlotBench.get");
     double[] set = perBackend(cpu, "SlotBench.set");
-    compare("`slot.get()`", "ns", get, "`ThreadLocal.get()`", score(cpu, "SlotBaseline.threadLocalGet"), new double[] {1.5, 3, 10});
+    compare("`slot.get()`", "ns", get, "`ThreadLocal.get()`", score(cpu, "SlotBaseline.threadLocalGet"), PLAIN_THREAD_SLOT);
     compare("`slot.get()`", "ns", get, "FFM `pthread_getspecific`", score(cpu, "SlotBaseline.pthreadGetspecific"), null);
     compare("`slot.get()`", "ns", get, "FFM `pthread_getspecific`, critical", score(cpu, "SlotBaseline.pthreadGetspecificCritical"), null);
-    compare("`slot.set(v)`", "ns", set, "`ThreadLocal.set(v)`", score(cpu, "SlotBaseline.threadLocalSet"), new double[] {2, 3, 10});
+    compare("`slot.set(v)`", "ns", set, "`ThreadLocal.set(v)`", score(cpu, "SlotBaseline.threadLocalSet"), PLAIN_THREAD_SLOT);
     compare("`slot.set(v)`", "ns", set, "FFM `pthread_setspecific`", score(cpu, "SlotBaseline.pthreadSetspecific"), null);
+    comparePerFork(
+        "`slot.get()` on a weave thread",
+        perBackend(cpu, "WeaveThreadSlotBench.get"),
+        "`ThreadLocal.get()` on the same weave threads, per fork",
+        perBackend(cpu, "WeaveThreadSlotBench.threadLocalGet"));
+    comparePerFork(
+        "`slot.set(v)` on a weave thread",
+        perBackend(cpu, "WeaveThreadSlotBench.set"),
+        "`ThreadLocal.set(v)` on the same weave threads, per fork",
+        perBackend(cpu, "WeaveThreadSlotBench.threadLocalSet"));
+  }
+
+  /** A row whose baseline was measured in each backend's own fork. */
+  private void comparePerFork(String what, double[] values, String baseline, double[] bases) {
+    StringBuilder row = new StringBuilder("| " + what + " | ns | ");
+    List<String> paired = new ArrayList<>();
+    for (int i = 0; i < BACKENDS.length; i++) {
+      row.append(number(values[i])).append(" | ");
+      paired.add(number(bases[i]));
+    }
+    row.append(baseline).append(": ").append(String.join(" · ", paired)).append(" | ");
+    List<String> targets = new ArrayList<>();
+    for (int i = 0; i < BACKENDS.length; i++) {
+      double ratio = values[i] / bases[i];
+      row.append(Double.isNaN(ratio) ? "–" : String.format(Locale.ROOT, "%.2f×", ratio)).append(" | ");
+      targets.add(BACKENDS[i] + " ≤ " + trim(WEAVE_THREAD_SLOT[i]) + "× " + verdict(ratio <= WEAVE_THREAD_SLOT[i], ratio));
+    }
+    line(row.append(String.join(", ", targets)).append(" |").toString());
   }
 
   private void registerRows(boolean cpu) {
-    absolute("`register` + `unregister`, Java destructor, thread's only one", "ns", perBackend(cpu, "RegisterBench.registerUnregisterJava"), "ffm", 150);
-    absolute("`register` + `unregister`, native destructor, thread's only one", "ns", perBackend(cpu, "RegisterBench.registerUnregisterNative"), "ffm", 150);
-    absolute("`register` + `unregister`, Java destructor, thread holds another", "ns", perBackend(cpu, "RegisterBench.registerUnregisterJavaArmed"), "ffm", 150);
-    absolute("`register` + `unregister`, native destructor, thread holds another", "ns", perBackend(cpu, "RegisterBench.registerUnregisterNativeArmed"), "ffm", 150);
+    absolute("`register` + `unregister`, Java destructor, thread's only one", "ns", perBackend(cpu, "RegisterBench.registerUnregisterJava"), ONLY_REGISTRATION_NANOS);
+    absolute("`register` + `unregister`, native destructor, thread's only one", "ns", perBackend(cpu, "RegisterBench.registerUnregisterNative"), ONLY_REGISTRATION_NANOS);
+    absolute("`register` + `unregister`, Java destructor, thread holds another", "ns", perBackend(cpu, "RegisterBench.registerUnregisterJavaArmed"), NO_LIMITS);
+    absolute("`register` + `unregister`, native destructor, thread holds another", "ns", perBackend(cpu, "RegisterBench.registerUnregisterNativeArmed"), NO_LIMITS);
   }
 
   private void walkRow(boolean cpu) {
@@ -120,7 +156,7 @@ public final class Table {
               ? Double.NaN
               : secondarySum(result, cpu ? "walkCpuNanos" : "walkNanos") / secondarySum(result, "walkedDestructors");
     }
-    absolute("walk at death, per native destructor (10,000 on one thread)", "ns", walk, "all", 100);
+    absolute("walk at death, per native destructor (10,000 on one thread)", "ns", walk, new double[] {100, 100, 100});
   }
 
   private boolean hasCpu() {
@@ -185,12 +221,13 @@ public final class Table {
    * A thread-lifecycle row: each backend's fork also timed bare threads alternately with its own
    * (the {@code bareThread*} counters); ratios are to those, the figure JMH took alone is shown too.
    */
-  private void lifecycle(String what, String destructors, double bareAlone, double ffmLimit) {
+  private void lifecycle(String what, double bareAlone, double[] limits, String benchmark, String... params) {
     StringBuilder row = new StringBuilder("| " + what + " | µs | ");
     double[] ratios = new double[BACKENDS.length];
     List<String> paired = new ArrayList<>();
     for (int i = 0; i < BACKENDS.length; i++) {
-      Map<String, Object> result = find("LifecycleBench.threadLifecycle", "backend", BACKENDS[i], "destructors", destructors);
+      String[] all = Stream.concat(Stream.of("backend", BACKENDS[i]), Stream.of(params)).toArray(String[]::new);
+      Map<String, Object> result = find(benchmark, all);
       double value = result == null ? Double.NaN : primary(result);
       double bare =
           result == null ? Double.NaN : secondarySum(result, "bareThreadNanos") / secondarySum(result, "bareThreads") / 1000;
@@ -203,15 +240,18 @@ public final class Table {
         .append(" (alone: ")
         .append(number(bareAlone))
         .append(") | ");
-    for (double ratio : ratios) {
-      row.append(Double.isNaN(ratio) ? "–" : String.format(Locale.ROOT, "%.2f×", ratio)).append(" | ");
+    List<String> targets = new ArrayList<>();
+    for (int i = 0; i < BACKENDS.length; i++) {
+      row.append(Double.isNaN(ratios[i]) ? "–" : String.format(Locale.ROOT, "%.2f×", ratios[i])).append(" | ");
+      if (!Double.isNaN(limits[i])) {
+        targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + "× " + verdict(ratios[i] <= limits[i], ratios[i]));
+      }
     }
-    row.append(Double.isNaN(ffmLimit) ? "–" : "ffm ≤ " + trim(ffmLimit) + "× " + verdict(ratios[0] <= ffmLimit, ratios[0]));
-    line(row.append(" |").toString());
+    line(row.append(targets.isEmpty() ? "–" : String.join(", ", targets)).append(" |").toString());
   }
 
-  /** A row with no baseline; {@code targetFor} is a backend, "all" or null, {@code limit} in the row's unit. */
-  private void absolute(String what, String unit, double[] values, String targetFor, double limit) {
+  /** A row with no baseline; {@code limits} per backend in the row's unit (NaN: none). */
+  private void absolute(String what, String unit, double[] values, double[] limits) {
     StringBuilder row = new StringBuilder("| " + what + " | " + unit + " | ");
     for (double value : values) {
       row.append(number(value)).append(" | ");
@@ -219,8 +259,8 @@ public final class Table {
     row.append("– | – | – | – | ");
     List<String> targets = new ArrayList<>();
     for (int i = 0; i < values.length; i++) {
-      if (targetFor != null && (targetFor.equals("all") || targetFor.equals(BACKENDS[i]))) {
-        targets.add(BACKENDS[i] + " ≤ " + trim(limit) + " " + unit + " " + verdict(values[i] <= limit, values[i]));
+      if (!Double.isNaN(limits[i])) {
+        targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + " " + unit + " " + verdict(values[i] <= limits[i], values[i]));
       }
     }
     row.append(targets.isEmpty() ? "–" : String.join(", ", targets)).append(" |");

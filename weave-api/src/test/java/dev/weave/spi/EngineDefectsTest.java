@@ -1,0 +1,361 @@
+package dev.weave.spi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.weave.ThreadLocalSlot;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The defects found by reading the engine as it was at 8330ea9 (issue "memory-safe engine", §3),
+ * each shown by a test that failed there, over simulated primitives in checked mode.
+ */
+class EngineDefectsTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+  private final SimulatedPrimitives simulation = new SimulatedPrimitives();
+  private final CheckedPrimitives checked = new CheckedPrimitives(simulation);
+  private final Engine engine = new Engine("simulated", checked);
+  private final List<Thread> parked = new ArrayList<>();
+  private final CountDownLatch unpark = new CountDownLatch(1);
+
+  @AfterEach
+  void noViolations() throws InterruptedException {
+    simulation.hook = (operation, argument) -> {};
+    unpark.countDown();
+    for (Thread thread : parked) {
+      thread.join();
+    }
+    assertThat(checked.violations()).isEmpty();
+    assertThat(simulation.violations()).isEmpty();
+  }
+
+  private static Thread run(Runnable body) throws InterruptedException {
+    Thread thread = new Thread(body);
+    thread.start();
+    thread.join();
+    return thread;
+  }
+
+  /** Starts a thread that runs {@code body} and then waits until the test ends. */
+  private void runAndPark(Runnable body) throws InterruptedException {
+    CountDownLatch ran = new CountDownLatch(1);
+    Thread thread =
+        new Thread(
+            () -> {
+              body.run();
+              ran.countDown();
+              await(unpark);
+            });
+    parked.add(thread);
+    thread.start();
+    await(ran);
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      if (!latch.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+        throw new AssertionError("timed out after " + TIMEOUT);
+      }
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static void awaitCondition(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what);
+      }
+      Thread.sleep(1);
+    }
+  }
+
+  /**
+   * Pauses {@code thread} at its first {@code operation}, until {@code release} opens.
+   *
+   * @return where the paused operation was
+   */
+  private AtomicLong pauseAt(
+      String operation, AtomicReference<Thread> thread, CountDownLatch paused, CountDownLatch release) {
+    AtomicLong at = new AtomicLong();
+    simulation.hook =
+        (op, argument) -> {
+          if (op.equals(operation) && Thread.currentThread() == thread.get() && paused.getCount() > 0) {
+            at.set(argument);
+            paused.countDown();
+            await(release);
+          }
+        };
+    return at;
+  }
+
+  @Test
+  void defect1CloseDoesNotReadTheChunksOfAThreadWhoseWalkFreedThem() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    List<String> ran = Collections.synchronizedList(new ArrayList<>());
+    AtomicLong parkedCell = new AtomicLong();
+    runAndPark(
+        () -> {
+          engine.register(slot, value -> ran.add("parked")); // armed first: swept first
+          parkedCell.set(slot.cellAddress());
+        });
+    Thread dying = run(() -> engine.register(slot, value -> ran.add("dying")));
+
+    // The closer copies the armed threads, then pauses while it sweeps the parked one...
+    AtomicReference<Thread> closer = new AtomicReference<>();
+    CountDownLatch paused = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicLong pausedAt = pauseAt("getWord", closer, paused, release);
+    closer.set(new Thread(slot::close, "closer"));
+    closer.get().start();
+    await(paused);
+    assertThat(pausedAt.get())
+        .as("the closer sweeps the parked thread first (its owner word)")
+        .isEqualTo(parkedCell.get() + Chunks.ownerOffset(0));
+
+    // ...while the other thread dies, its walk freeing its chunks...
+    simulation.die(dying);
+    assertThat(ran).containsExactly("dying"); // close had not returned: running it was allowed
+
+    // ...and then sweeps the dead thread: it must not read the freed chunk.
+    release.countDown();
+    closer.get().join();
+    assertThat(checked.liveBlocks()).isEqualTo(1); // the parked thread's chunk
+  }
+
+  @Test
+  void defect2AThreadStillAttachedAtExitRegistersAgainFromALaterKeyDestructor() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    List<String> ran = Collections.synchronizedList(new ArrayList<>());
+    run(
+        () -> {
+          slot.set(1);
+          engine.register(slot, value -> ran.add("first " + value));
+          // Another library's key, made after weave's: its destructor comes later in glibc's pass.
+          long later =
+              simulation.createKey(
+                  (ThreadDeathHandler)
+                      value -> {
+                        slot.set(2);
+                        engine.register(slot, v -> ran.add("later " + v));
+                      });
+          simulation.setKey(later, 1);
+          simulation.exitWhileAttached();
+        });
+    assertThat(ran).containsExactly("first 1", "later 2");
+    assertThat(checked.liveBlocks()).isZero();
+    assertThat(engine.threadsWithRegistrations()).isZero();
+  }
+
+  @Test
+  void defect3AnotherEnginesCellIsRefusedAsAVariable() throws Exception {
+    Engine other = new Engine("other", new CheckedPrimitives(simulation));
+    ThreadLocalSlot slot = other.newSlot();
+    AtomicReference<Throwable> refused = new AtomicReference<>();
+    run(
+        () -> {
+          long cell = slot.cellAddress();
+          try {
+            engine.registerNative(cell, 0xabc);
+          } catch (Throwable t) {
+            refused.set(t);
+          }
+          other.registerNative(cell, 0xabc); // its own engine takes it
+        });
+    assertThat(refused.get())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cell of a slot of the other backend")
+        .hasMessageContaining("Weave.registry(\"other\")");
+    assertThat(engine.threadsWithRegistrations()).isZero();
+  }
+
+  @Test
+  void defect4ASecondCloseReturnsOnlyWhenTheFirstHasDroppedEverything() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    List<String> ran = Collections.synchronizedList(new ArrayList<>());
+    Thread owner = run(() -> engine.register(slot, value -> ran.add("ran")));
+
+    AtomicReference<Thread> first = new AtomicReference<>(new Thread(slot::close, "first closer"));
+    CountDownLatch paused = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    pauseAt("getWord", first, paused, release); // in the sweep, before the registration is dropped
+    first.get().start();
+    await(paused);
+
+    Thread second = new Thread(slot::close, "second closer");
+    second.start();
+    awaitCondition(
+        "the second close to wait for the first, or to return",
+        () -> second.getState() == Thread.State.BLOCKED || !second.isAlive());
+    assertThat(second.isAlive()).as("the second close returned while the first was still dropping").isTrue();
+
+    release.countDown();
+    first.get().join();
+    second.join();
+    simulation.die(owner);
+    assertThat(ran).isEmpty();
+  }
+
+  @Test
+  void defect5AFailingLoggerDoesNotEndTheWalk() throws Exception {
+    Logger logger = Logger.getLogger("dev.weave");
+    Handler throwing =
+        new Handler() {
+          @Override
+          public void publish(LogRecord record) {
+            throw new IllegalStateException("the logger is broken");
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    boolean parentHandlers = logger.getUseParentHandlers();
+    logger.addHandler(throwing);
+    logger.setUseParentHandlers(false);
+    try {
+      ThreadLocalSlot slot = engine.newSlot();
+      AtomicLong ran = new AtomicLong();
+      Thread thread =
+          run(
+              () -> {
+                engine.register(
+                    slot,
+                    value -> {
+                      throw new RuntimeException() {
+                        @Override
+                        public String getMessage() {
+                          throw new IllegalStateException("so is this exception");
+                        }
+                      };
+                    });
+                engine.register(slot, value -> ran.incrementAndGet());
+              });
+      simulation.die(thread);
+      assertThat(ran).hasValue(1);
+      assertThat(checked.liveBlocks()).isZero();
+    } finally {
+      logger.removeHandler(throwing);
+      logger.setUseParentHandlers(parentHandlers);
+    }
+  }
+
+  @Test
+  void defect6AChunkIsNotLeakedWhenItsKeyCannotBeSet() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    simulation.hook = failing("setKey");
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread thread =
+        run(
+            () -> {
+              try {
+                slot.set(1);
+              } catch (Throwable t) {
+                failure.set(t);
+              }
+              simulation.hook = (operation, argument) -> {};
+              slot.set(2);
+            });
+    assertThat(failure.get()).hasMessageContaining("pthread_setspecific failed");
+    assertThat(checked.liveBlocks()).isEqualTo(1);
+    simulation.die(thread);
+    assertThat(checked.liveBlocks()).isZero();
+  }
+
+  @Test
+  void defect6ARegistrationThatCannotSetTheWalkerKeyLeavesNothingArmed() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    List<String> ran = Collections.synchronizedList(new ArrayList<>());
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    Thread thread =
+        run(
+            () -> {
+              slot.set(1);
+              simulation.hook = failing("setKey");
+              try {
+                engine.register(slot, value -> ran.add("ran"));
+              } catch (Throwable t) {
+                failure.set(t);
+              }
+              simulation.hook = (operation, argument) -> {};
+            });
+    assertThat(failure.get()).hasMessageContaining("pthread_setspecific failed");
+    assertThat(engine.threadsWithRegistrations()).isZero();
+    simulation.die(thread);
+    assertThat(ran).isEmpty();
+    assertThat(checked.liveBlocks()).isZero();
+  }
+
+  private static SimulatedPrimitives.Hook failing(String operation) {
+    return (op, argument) -> {
+      if (op.equals(operation)) {
+        throw new IllegalStateException(op + " failed: pthread_setspecific failed with ENOMEM (simulated)");
+      }
+    };
+  }
+
+  @Test
+  void defect8AUserLockingTheRegistryDoesNotStallDyingThreads() throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    CountDownLatch ran = new CountDownLatch(1);
+    Thread thread = run(() -> engine.register(slot, value -> ran.countDown()));
+    synchronized (engine) {
+      Thread death =
+          new Thread(
+              () -> {
+                try {
+                  simulation.die(thread);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              });
+      death.start();
+      death.join(TIMEOUT.toMillis());
+      assertThat(death.isAlive()).as("a thread's death waited for a lock a user held on the registry").isFalse();
+    }
+    await(ran);
+  }
+
+  @Test
+  void checkedModeCountsEveryBlockBackToZero() throws Exception {
+    List<ThreadLocalSlot> slots = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      slots.add(engine.newSlot());
+    }
+    long before = checked.liveBlocks();
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      boolean registers = i % 2 == 0;
+      threads.add(
+          run(
+              () -> {
+                slots.forEach(slot -> slot.set(1));
+                if (registers) {
+                  engine.registerNative(slots.get(199), 0xabc);
+                }
+              }));
+    }
+    assertThat(checked.liveBlocks()).isEqualTo(before + 10 * 3); // 64 + 128 + 256 cells each
+    for (Thread thread : threads) {
+      simulation.die(thread);
+    }
+    assertThat(checked.awaitLiveBlocks(before, TIMEOUT)).isTrue();
+    assertThat(simulation.nativeCalls()).hasSize(5);
+  }
+}
