@@ -4,6 +4,7 @@ import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.WeaveException;
+import dev.weave.spi.CheckedPrimitives;
 import dev.weave.spi.Engine;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
@@ -200,6 +201,13 @@ public final class BrokenBackends {
           snapshot.watch(cell);
           return value -> destructor.destroy(snapshot.valueAtDeath(cell));
         }
+
+        @Override
+        public void runDestructors() {
+          snapshots.get().forget(); // a new snapshot for this run
+          delegate.runDestructors();
+          snapshots.get().forget(); // and for the next
+        }
       };
     }
 
@@ -215,6 +223,10 @@ public final class BrokenBackends {
 
       synchronized void watch(long cell) {
         cells.add(cell);
+      }
+
+      synchronized void forget() {
+        values = null;
       }
 
       synchronized long valueAtDeath(long cell) {
@@ -803,6 +815,149 @@ public final class BrokenBackends {
     }
   }
 
+  /**
+   * Contract 7: a registration made by a running destructor runs at once, inside the call that
+   * made it, instead of after the current ones in a later round; and so without a limit of rounds.
+   */
+  public static final class RegisteredWhileDyingRunsAtOnce extends TestBackend {
+    public RegisteredWhileDyingRunsAtOnce() {
+      super("broken-registered-while-dying-runs-at-once", -26);
+    }
+
+    @Override
+    DestructorRegistry build(String name) {
+      NativePrimitives primitives = jna();
+      ThreadLocal<int[]> depth = ThreadLocal.withInitial(() -> new int[1]);
+      return new WrappingRegistry(new Engine(name, primitives), primitives) {
+        @Override
+        Destructor wrap(ThreadLocalSlot slot, Destructor destructor) {
+          return value -> {
+            depth.get()[0]++;
+            try {
+              destructor.destroy(value);
+            } finally {
+              depth.get()[0]--;
+            }
+          };
+        }
+
+        @Override
+        public void register(ThreadLocalSlot slot, Destructor destructor) {
+          if (depth.get()[0] > 0 && slot != null && destructor != null) {
+            wrap(slot, destructor).destroy(slot.get()); // now, not in the next round
+            return;
+          }
+          super.register(slot, destructor);
+        }
+      };
+    }
+  }
+
+  /** Contract 13: {@code runDestructors()} is the interface's default, which throws. */
+  public static final class NoRunDestructors extends TestBackend {
+    public NoRunDestructors() {
+      super("broken-no-run-destructors", -23);
+    }
+
+    @Override
+    DestructorRegistry build(String name) {
+      Engine engine = new Engine(name, jna());
+      return new ForwardingRegistry(engine) {
+        @Override
+        public void runDestructors() {
+          throw new UnsupportedOperationException(
+              "the " + backendName() + " backend does not implement runDestructors() (contract rule 13)");
+        }
+      };
+    }
+  }
+
+  /**
+   * Contract 13: {@code runDestructors()} runs the destructors, then puts back the values of the
+   * slots the thread registered on: their cells are not 0 afterwards.
+   */
+  public static final class RunDestructorsLeavesCells extends TestBackend {
+    public RunDestructorsLeavesCells() {
+      super("broken-run-destructors-leaves-cells", -24);
+    }
+
+    @Override
+    DestructorRegistry build(String name) {
+      ThreadLocal<Set<ThreadLocalSlot>> registeredOn = ThreadLocal.withInitial(LinkedHashSet::new);
+      return new ForwardingRegistry(new Engine(name, jna())) {
+        @Override
+        public void register(ThreadLocalSlot slot, Destructor destructor) {
+          delegate.register(slot, destructor);
+          registeredOn.get().add(slot);
+        }
+
+        @Override
+        public void registerNative(ThreadLocalSlot slot, long function) {
+          delegate.registerNative(slot, function);
+          registeredOn.get().add(slot);
+        }
+
+        @Override
+        public void runDestructors() {
+          Map<ThreadLocalSlot, Long> values = new HashMap<>();
+          for (ThreadLocalSlot slot : registeredOn.get()) {
+            try {
+              values.put(slot, slot.get());
+            } catch (IllegalStateException closed) {
+              // gone
+            }
+          }
+          delegate.runDestructors();
+          values.forEach(ThreadLocalSlot::set);
+        }
+      };
+    }
+  }
+
+  /**
+   * Contract 14: weave's engine, always in checked mode, that frees again, once each of a dying
+   * thread's callbacks has returned, the chunks of cells of 2 KiB or more that the thread
+   * allocated: a chunk freed twice, as a faulty engine would. Checked mode reports the double free
+   * without touching the memory, and the TCK must fail each case in which such a thread died,
+   * quoting the report.
+   */
+  public static final class CheckedDoubleFree extends TestBackend {
+    static final long LARGE = 2048;
+
+    public CheckedDoubleFree() {
+      super("broken-checked-double-free", -25);
+    }
+
+    @Override
+    DestructorRegistry build(String name) {
+      Map<Long, List<Long>> largeChunksByOsThread = new ConcurrentHashMap<>();
+      CheckedPrimitives[] checker = new CheckedPrimitives[1];
+      NativePrimitives below = new ForwardingPrimitives(jna()) {
+        @Override
+        public long allocateZeroed(long bytes) {
+          long address = delegate.allocateZeroed(bytes);
+          if (bytes >= LARGE) { // the engine allocates a thread's chunks on that thread
+            largeChunksByOsThread.computeIfAbsent(NativeFixtures.osThreadId(), t -> new ArrayList<>()).add(address);
+          }
+          return address;
+        }
+
+        @Override
+        public long createKey(ThreadDeathHandler handler) {
+          return delegate.createKey(id -> {
+            handler.threadDied(id);
+            List<Long> chunks = largeChunksByOsThread.remove(NativeFixtures.osThreadId());
+            if (chunks != null) {
+              chunks.forEach(checker[0]::free); // the fault: the engine freed them already
+            }
+          });
+        }
+      };
+      checker[0] = new CheckedPrimitives(below);
+      return new Engine(name, checker[0]);
+    }
+  }
+
   /** Never usable: for the runner's handling of a backend that cannot load. */
   public static final class Unusable extends TestBackend {
     public Unusable() {
@@ -859,6 +1014,11 @@ public final class BrokenBackends {
     @Override
     public boolean unregister(long variable) {
       return delegate.unregister(variable);
+    }
+
+    @Override
+    public void runDestructors() {
+      delegate.runDestructors();
     }
 
     @Override
@@ -1224,6 +1384,12 @@ public final class BrokenBackends {
       }
       entries().removeIf(e -> e.variable() == variable);
       return delegate.unregister(variable);
+    }
+
+    @Override
+    public void runDestructors() {
+      entries().clear(); // they run now, and are gone
+      delegate.runDestructors();
     }
   }
 }

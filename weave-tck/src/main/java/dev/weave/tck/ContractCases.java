@@ -14,6 +14,8 @@ import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
 import dev.weave.WeaveException;
+import dev.weave.spi.CheckedPrimitives;
+import dev.weave.spi.Engine;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,6 +66,9 @@ final class ContractCases {
     cases.add(TckCase.of("r11-new-slot-reads-zero", Rule.R11, "a new slot reads 0 on every thread, even on a closed slot's storage", ContractCases::newSlotReadsZero));
     cases.add(TckCase.stochastic("r11-slot-churn", Rule.R11, "creating and closing slots in a loop does not grow memory", ContractCases::slotChurnIsBounded));
     cases.add(TckCase.of("r12-bad-input", Rule.R12, "null, 0, closed, foreign slots and unknown backends are refused, with the problem named, and change nothing", ContractCases::badInput));
+    cases.addAll(EarlyEndCases.all());
+    cases.add(TckCase.of("r14-checked-mode", Rule.R14, "checked mode counts a thread's blocks while it lives and none after its death; off unless asked for", ContractCases::checkedMode));
+    // last: it hands out every other backend's registry, which Weave.runDestructors() then also runs
     cases.add(TckCase.of("r12-other-backend-slot", Rule.R12, "a slot of every other usable backend is refused", ContractCases::otherBackendsSlots));
     return cases;
   }
@@ -76,14 +81,14 @@ final class ContractCases {
       registry.register(slot, value -> mainCalls.incrementAndGet());
       CountDownLatch secondRegistered = new CountDownLatch(1);
       CountDownLatch releaseSecond = new CountDownLatch(1);
-      CountDownLatch secondDone = new CountDownLatch(1);
+      AtomicLong secondOsThread = new AtomicLong();
       AtomicReference<Throwable> secondFailure = new AtomicReference<>();
       Thread second =
           new Thread(
               () -> {
                 try {
+                  secondOsThread.set(NativeFixtures.osThreadId());
                   registry.register(slot, value -> secondCalls.incrementAndGet());
-                  registry.register(registry.newSlot(), value -> secondDone.countDown());
                   secondRegistered.countDown();
                   releaseSecond.await();
                 } catch (Throwable t) {
@@ -92,15 +97,22 @@ final class ContractCases {
                 }
               });
       second.start();
-      Deaths.await(secondRegistered, "the second thread's registration");
-      Deaths.die(registry, () -> registry.register(slot, value -> firstCalls.incrementAndGet()));
-      assertEquals(1, firstCalls.get(), "the dead thread's destructor");
-      assertEquals(0, secondCalls.get(), "a live thread's destructor ran when another thread died");
-      assertEquals(0, mainCalls.get(), "the test thread's destructor ran when another thread died");
-      releaseSecond.countDown();
+      try {
+        Deaths.await(secondRegistered, "the second thread's registration");
+        Deaths.die(registry, () -> registry.register(slot, value -> firstCalls.incrementAndGet()));
+        assertEquals(1, firstCalls.get(), "the dead thread's destructor");
+        assertEquals(0, secondCalls.get(), "a live thread's destructor ran when another thread died");
+        assertEquals(0, mainCalls.get(), "the test thread's destructor ran when another thread died");
+      } finally {
+        releaseSecond.countDown();
+      }
       Deaths.join(second);
       Deaths.rethrow(secondFailure.get());
-      Deaths.await(secondDone, "the second thread's destructors");
+      // every destructor the second thread runs has run once its OS thread has exited
+      boolean exited = NativeFixtures.awaitThreadExit(secondOsThread.get(), Deaths.TIMEOUT);
+      if (!exited) {
+        awaitCount(secondCalls, 1, "the second thread's destructor");
+      }
       assertEquals(1, secondCalls.get(), "the second thread's destructor, after its death");
       assertEquals(1, firstCalls.get(), "the first thread's destructor ran again");
       assertEquals(0, mainCalls.get());
@@ -441,8 +453,8 @@ final class ContractCases {
         registry.register(slot, value -> calls.add("round 1 b"));
       });
       Deaths.await(lastRound, "the fourth round");
-      log.await("warning about the dropped fifth-round registration", r -> r.getLevel() == Level.WARNING && String.valueOf(r.getMessage()).contains("dropped"), Deaths.TIMEOUT);
       assertEquals(List.of("round 1 a", "round 1 b", "round 2", "round 3", "round 4"), calls);
+      log.await("warning about the dropped fifth-round registration", r -> r.getLevel() == Level.WARNING && String.valueOf(r.getMessage()).contains("dropped"), Deaths.TIMEOUT);
     }
   }
 
@@ -474,7 +486,7 @@ final class ContractCases {
     }
     ThreadLocalSlot last = slots.get(slotsPerThread - 1);
     AtomicInteger javaCalls = new AtomicInteger();
-    Optional<CheckedMode.Checker> checker = CheckedMode.of(registry);
+    Optional<CheckedPrimitives> checker = CheckedMode.of(registry);
     try (NativeFixtures.Semaphore nativeCalls = new NativeFixtures.Semaphore()) {
       Deaths.Body setSlots = () -> slots.forEach(slot -> slot.set(1));
       Deaths.Body withJava = () -> {
@@ -504,7 +516,7 @@ final class ContractCases {
       // starts whatever helper threads the JVM and the backend start once, and warms up the JIT
       HeapGrowth.excessOverControl(warmUpRounds, bareRound, weaveRound);
       int baseline = Deaths.liveThreads();
-      long blocks = checker.map(CheckedMode.Checker::liveBlocks).orElse(0L);
+      long blocks = checker.map(CheckedPrimitives::liveBlocks).orElse(0L);
       long[] excess = HeapGrowth.excessOverControl(rounds, bareRound, weaveRound);
       Deaths.awaitLiveThreadsAtMost(baseline);
       assertEquals(eachKind[0], javaCalls.get(), "Java destructor calls, one per thread that registered one");
@@ -677,9 +689,12 @@ final class ContractCases {
   static void slotChurnIsBounded(DestructorRegistry registry) throws Exception {
     int rounds = 3;
     int slotsPerRound = 300_000; // 2.4 MB of cells a round if closed slots' storage were never reused
+    Optional<CheckedPrimitives> checker = CheckedMode.of(registry);
+    long before = checker.map(CheckedPrimitives::liveBlocks).orElse(0L);
     Deaths.runAndJoin(() -> {
       Set<Long> cells = new HashSet<>();
       long smallestGrowth = Long.MAX_VALUE;
+      long[] blocksAfterRound = new long[rounds];
       for (int round = 0; round < rounds; round++) {
         long heap = NativeFixtures.heapInUse();
         for (int i = 0; i < slotsPerRound; i++) {
@@ -691,11 +706,18 @@ final class ContractCases {
         }
         // the JIT and GC move the C heap both ways; a leak grows it every round
         smallestGrowth = Math.min(smallestGrowth, NativeFixtures.heapInUse() - heap);
+        blocksAfterRound[round] = checker.map(CheckedPrimitives::liveBlocks).orElse(0L);
       }
+      assertTrue(cells.size() < 1_000, cells.size() + " distinct cells for one open slot at a time");
+      assertEquals(blocksAfterRound[0], blocksAfterRound[rounds - 1],
+          "blocks the engine owns after the first and the last round (checked mode: an exact count)");
       assertTrue(smallestGrowth < 1L << 20,
           "C heap grew by at least " + smallestGrowth + " bytes in each of " + rounds + " rounds of " + slotsPerRound + " slots created and closed");
-      assertTrue(cells.size() < 1_000, cells.size() + " distinct cells for one open slot at a time");
     });
+    if (checker.isPresent()) {
+      assertTrue(checker.get().awaitLiveBlocks(before, Deaths.TIMEOUT),
+          "the engine owns " + checker.get().liveBlocks() + " blocks after the churning thread's death, " + before + " before it");
+    }
   }
 
   static void badInput(DestructorRegistry registry) throws Exception {
@@ -763,6 +785,43 @@ final class ContractCases {
         }
         assertEquals(1, otherSlot.get(), "the other backend's slot was changed");
       }
+    }
+  }
+
+  /**
+   * Rule 14, where it applies: weave's engine in checked mode counts the blocks of a thread's
+   * cells while the thread lives and owns exactly as many as before once it has died; unchecked
+   * unless {@code -Dweave.checked=true}. A backend that is not weave's engine is skipped.
+   */
+  static void checkedMode(DestructorRegistry registry) throws Exception {
+    assumeTrue(registry instanceof Engine,
+        "checked mode is a feature of weave's engine (dev.weave.spi.Engine), and this backend's registry is a "
+            + registry.getClass().getName());
+    Optional<CheckedPrimitives> checker = CheckedMode.of(registry);
+    if (checker.isEmpty()) {
+      assertFalse(Boolean.getBoolean(Engine.CHECKED_PROPERTY),
+          "-D" + Engine.CHECKED_PROPERTY + "=true is set, yet the engine runs unchecked");
+      return;
+    }
+    CheckedPrimitives checked = checker.get();
+    assertTrue(checked.liveKeys() > 0, "an engine that has made cells owns pthread keys: " + checked.liveKeys());
+    List<ThreadLocalSlot> slots = new ArrayList<>();
+    try {
+      for (int i = 0; i < 70; i++) { // two chunks of cells on a thread that sets them all
+        slots.add(registry.newSlot());
+      }
+      long before = checked.liveBlocks();
+      long[] whileAlive = new long[1];
+      Deaths.runAndJoin(() -> {
+        slots.forEach(slot -> slot.set(1));
+        whileAlive[0] = checked.liveBlocks();
+      });
+      assertTrue(whileAlive[0] >= before + 2, "live blocks while a thread had cells in two chunks: " + whileAlive[0]
+          + ", before it: " + before);
+      assertTrue(checked.awaitLiveBlocks(before, Deaths.TIMEOUT),
+          "live blocks after the thread's death: " + checked.liveBlocks() + ", before it: " + before);
+    } finally {
+      slots.forEach(ThreadLocalSlot::close);
     }
   }
 

@@ -55,6 +55,11 @@ public final class ExitProbe {
       List<String> command = new ArrayList<>();
       command.add(javaExecutable());
       command.add("--enable-native-access=ALL-UNNAMED");
+      for (java.util.Map.Entry<Object, Object> property : System.getProperties().entrySet()) {
+        if (String.valueOf(property.getKey()).startsWith("weave.")) { // checked mode, for one
+          command.add("-D" + property.getKey() + "=" + property.getValue());
+        }
+      }
       command.add("-XX:ErrorFile=" + directory.resolve("hs_err_pid%p.log"));
       command.add("-cp");
       command.add(absoluteClassPath());

@@ -231,7 +231,7 @@ public final class Main {
         }
       }
       Duration time = Duration.ofNanos(System.nanoTime() - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
-      progress.printf("%s: %d cases finished in %.1f s: %d passed, %d failed, %d skipped%n",
+      progress.printf(java.util.Locale.ROOT, "%s: %d cases finished in %.1f s: %d passed, %d failed, %d skipped%n",
           backend.name(), passed + failed + skipped, time.toMillis() / 1000.0, passed, failed, skipped);
       progress.flush();
     }
