@@ -10,15 +10,17 @@ import dev.weave.Backend;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
-import dev.weave.tck.ExitProbe;
+import dev.weave.spi.CheckedPrimitives;
+import dev.weave.spi.Engine;
 import dev.weave.tck.NativeFixtures;
+import dev.weave.tck.WeaveTckTest;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SplittableRandom;
-import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,6 +30,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.platform.engine.TestExecutionResult;
 
 /**
  * The long runs, in the {@code soak} profile ({@code mvn -Psoak -pl weave-report verify}), on every
@@ -38,21 +41,21 @@ import org.junit.jupiter.api.TestFactory;
  *       native registrations (native: {@code sem_post} on a semaphore of its own, so no Java runs)
  *       and sometimes unregisters one. Every registration that stayed must run exactly once with
  *       its value, none that was unregistered may run; the live thread count and the C heap
- *       ({@code mallinfo2}) must come back to where they were.
- *   <li>Shutdown race: 30 child JVMs each start 200 threads that register destructors and die while
- *       {@code main} calls {@code System.exit(0)}: exit status 0 each time, no {@code hs_err} file,
- *       nothing printed.
+ *       ({@code mallinfo2}) must come back to where they were; and where the engine runs in checked
+ *       mode ({@code -Dweave.checked=true}), it must own exactly the blocks it owned before, with
+ *       no violation reported.
+ *   <li>JVM exit: the TCK's rule-10 cases with 30 child JVMs each instead of 3 (the soak profile
+ *       sets {@code weave.tck.exitRuns}): 200 threads that register destructors and die while
+ *       {@code main} calls {@code System.exit(0)}, and {@code main} returning after registering on
+ *       the main thread: exit status 0 each time, no {@code hs_err} file, nothing printed.
  * </ul>
  *
- * Each prints its figures. System properties {@code weave.soak.deaths} and {@code
- * weave.soak.exitRuns} change the sizes.
+ * Each prints its figures. The system property {@code weave.soak.deaths} changes the soak's size.
  */
 @Tag("soak")
 class SoakTest {
   static final int DEATHS = Integer.getInteger("weave.soak.deaths", 20_000);
   static final int CHURNERS = 8;
-  static final int EXIT_RUNS = Integer.getInteger("weave.soak.exitRuns", 30);
-  static final int EXIT_THREADS = 200;
   static final int MAX_REGISTRATIONS = 6;
   /** Enough slots that each thread's cells take two chunks (64 and 128 cells): 1.5 KiB a death if leaked. */
   static final int SLOTS = 80;
@@ -75,8 +78,8 @@ class SoakTest {
   }
 
   @TestFactory
-  Stream<DynamicTest> shutdownRace() {
-    return backends().stream().map(b -> DynamicTest.dynamicTest("shutdown race " + b.name(), () -> shutdownRace(b.name())));
+  Stream<DynamicTest> jvmExit() {
+    return backends().stream().map(b -> DynamicTest.dynamicTest("JVM exit " + b.name(), () -> jvmExit(b.name())));
   }
 
   static void soak(String backend) throws Exception {
@@ -88,12 +91,16 @@ class SoakTest {
     try {
       churn(registry, slots, 1_000, 1); // warm up: the JIT, the backend's helper threads, glibc's arenas
       LockSupport.parkNanos(500_000_000); // the last threads of the warm-up detach
+      Optional<CheckedPrimitives> checker = registry instanceof Engine engine ? engine.checked() : Optional.empty();
+      long blocksBefore = checker.map(CheckedPrimitives::liveBlocks).orElse(0L);
+      long violationsBefore = checker.map(CheckedPrimitives::violationCount).orElse(0L);
       int threadsBefore = liveThreads();
       long heapBefore = settledHeap();
       long started = System.nanoTime();
       Tally tally = churn(registry, slots, DEATHS, 2);
       long millis = (System.nanoTime() - started) / 1_000_000;
       int threadsAfter = awaitLiveThreadsAtMost(threadsBefore);
+      boolean blocksBack = checker.isEmpty() || checker.get().awaitLiveBlocks(blocksBefore, TIMEOUT);
       long heapAfter = settledHeap();
       System.out.printf(
           "soak %s: %,d deaths by %d threads in %,d ms; destructor calls expected %,d (java %,d, native %,d), "
@@ -107,6 +114,14 @@ class SoakTest {
       assertThat(tally.unexpected).as("calls of unregistered destructors").isZero();
       assertThat(tally.wrongValue).as("calls with a wrong value").isZero();
       assertThat(threadsAfter).as("live threads").isLessThanOrEqualTo(threadsBefore);
+      if (checker.isPresent()) {
+        System.out.printf("  checked mode: live blocks %d before, %d after; violations %d%n", blocksBefore,
+            checker.get().liveBlocks(), checker.get().violationCount() - violationsBefore);
+        assertThat(checker.get().violations().subList((int) violationsBefore, (int) checker.get().violationCount()))
+            .as("violations reported by checked mode").isEmpty();
+        assertThat(blocksBack).as("the engine owns %d blocks after %,d deaths, %d before them (checked mode: an exact count)",
+            checker.get().liveBlocks(), DEATHS, blocksBefore).isTrue();
+      }
       assertThat(heapAfter - heapBefore).as("C heap growth over %,d deaths", DEATHS).isLessThan(HEAP_LIMIT);
     } finally {
       slots.forEach(ThreadLocalSlot::close);
@@ -309,27 +324,14 @@ class SoakTest {
     return least;
   }
 
-  static void shutdownRace(String backend) throws Exception {
-    Map<Integer, Integer> exitCodes = new TreeMap<>();
-    List<String> crashFiles = new ArrayList<>();
-    List<String> outputs = new ArrayList<>();
+  /** The TCK's rule-10 cases, each with {@code weave.tck.exitRuns} child JVMs (30 in the soak profile). */
+  static void jvmExit(String backend) {
     long started = System.nanoTime();
-    for (int run = 0; run < EXIT_RUNS; run++) {
-      ExitProbe.Outcome outcome =
-          ExitProbe.runInChildJvm(backend, Duration.ofSeconds(30), "exit-race", String.valueOf(EXIT_THREADS));
-      exitCodes.merge(outcome.exitCode(), 1, Integer::sum);
-      crashFiles.addAll(outcome.crashFiles());
-      if (!outcome.output().isEmpty()) {
-        outputs.add("run " + run + ": " + outcome.output());
-      }
-    }
-    long millis = (System.nanoTime() - started) / 1_000_000;
-    System.out.printf(
-        "shutdown race %s: %d child JVMs, %d dying threads each vs System.exit(0), in %,d ms; exit codes %s; "
-            + "hs_err files %d; runs that printed something %d%n",
-        backend, EXIT_RUNS, EXIT_THREADS, millis, exitCodes, crashFiles.size(), outputs.size());
-    assertThat(exitCodes).as("exit codes").containsOnlyKeys(0);
-    assertThat(crashFiles).as("hs_err files").isEmpty();
-    assertThat(outputs).as("output of the child JVMs").isEmpty();
+    Map<String, TckSelfTest.Outcome> outcomes = TckSelfTest.outcomes(TckSelfTest.runTck(backend, "^r10-"));
+    System.out.printf("JVM exit %s: %s child JVMs per race, in %,d ms: %s%n", backend,
+        System.getProperty(WeaveTckTest.EXIT_RUNS, "3"), (System.nanoTime() - started) / 1_000_000, outcomes.keySet());
+    assertThat(outcomes).as("the rule-10 cases").hasSizeGreaterThanOrEqualTo(3);
+    assertThat(outcomes).allSatisfy((id, outcome) ->
+        assertThat(outcome.status()).as(backend + " / " + id + ": " + outcome.message()).isEqualTo(TestExecutionResult.Status.SUCCESSFUL));
   }
 }
