@@ -57,7 +57,7 @@ final class ContractCases {
     cases.add(TckCase.of("r05-cells-outlive-destructors", Rule.R5, "cells, in the first chunk and beyond index 64, keep their values until every destructor has run", ContractCases::cellsOutliveDestructors));
     cases.add(TckCase.of("r06-throwing-destructor", Rule.R6, "a throwing Java destructor is logged and the rest still run", ContractCases::throwingDestructor));
     cases.add(TckCase.of("r07-rounds", Rule.R7, "registrations made while dying run after the current ones, for at most 4 rounds", ContractCases::rounds));
-    cases.add(TckCase.stochastic("r08-no-leaks", Rule.R8, "1,000 deaths (Java, native-only and slot-only threads) leave the live thread count and weave's memory where they were", ContractCases::noLeaks));
+    cases.add(TckCase.stochastic("r08-no-leaks", Rule.R8, "8 rounds of 180 deaths (Java, native-only, slot-only threads) against bare ones: thread count, weave's memory and the C heap back where they were", ContractCases::noLeaks));
     cases.add(TckCase.of("r09-virtual-threads", Rule.R9, "every registry and slot operation refuses a virtual thread with IllegalStateException", ContractCases::virtualThreadsRefused));
     cases.add(TckCase.of("r10-main-returns", Rule.R10, "main returns after registering on the main thread: exit 0, nothing printed, no hs_err, no destructor run", ExitCases::mainReturns));
     cases.add(TckCase.stochastic("r10-exit-race", Rule.R10, "System.exit racing dying threads: exit 0, nothing printed, no hs_err", ExitCases::exitRace));

@@ -16,17 +16,6 @@ import java.util.Arrays;
 final class HeapGrowth {
   private HeapGrowth() {}
 
-  /** @return the heap's growth in bytes over each of {@code rounds} runs of {@code round} */
-  static long[] perRound(int rounds, Deaths.Body round) throws Exception {
-    long[] growths = new long[rounds];
-    for (int i = 0; i < rounds; i++) {
-      long before = NativeFixtures.heapInUse();
-      round.run();
-      growths[i] = NativeFixtures.heapInUse() - before;
-    }
-    return growths;
-  }
-
   /**
    * Runs {@code rounds} pairs of rounds: {@code control}, then {@code work}.
    *
@@ -43,15 +32,6 @@ final class HeapGrowth {
       excess[i] = (end - middle) - (middle - start);
     }
     return excess;
-  }
-
-  /** Fails unless some round grew the heap by less than {@code limit} bytes. */
-  static void assertSomeRoundBelow(long limit, long[] growths, String work) {
-    long least = Arrays.stream(growths).min().orElseThrow();
-    if (least >= limit) {
-      fail("C heap grew by at least " + least + " bytes in every round of " + work + " (limit " + limit
-          + "); growth per round: " + Arrays.toString(growths));
-    }
   }
 
   /**

@@ -185,7 +185,10 @@ public class WeaveTckTest {
         })));
   }
 
-  /** One backend's cases, in this JVM or in a child JVM that is replaced when a case crashes it. */
+  /**
+   * One backend's cases, in this JVM or in a child JVM that is replaced when a case crashes it; one
+   * case at a time, even where the JUnit Platform runs tests in parallel.
+   */
   static final class BackendRun implements AutoCloseable {
     private final String backend;
     private final boolean isolated;
@@ -196,7 +199,7 @@ public class WeaveTckTest {
       this.isolated = isolated;
     }
 
-    void run(TckCase c) throws Throwable {
+    synchronized void run(TckCase c) throws Throwable {
       if (!isolated) {
         InProcess.prepare();
         CaseExecution.execute(c, Weave.registry(backend));
@@ -209,7 +212,7 @@ public class WeaveTckTest {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
       if (child != null) {
         child.close();
         child = null;
