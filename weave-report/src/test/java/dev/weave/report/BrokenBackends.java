@@ -1,5 +1,6 @@
 package dev.weave.report;
 
+import com.sun.jna.Pointer;
 import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
@@ -10,12 +11,11 @@ import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
 import dev.weave.spi.WeaveBackend;
 import dev.weave.tck.NativeFixtures;
-import com.sun.jna.Pointer;
-import java.nio.ByteBuffer;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -29,9 +29,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Real backends with one rule of the contract broken, for the TCK to catch. Each is the engine over
- * real native primitives (JNA's, or FFM's for the thread left attached) under its own name, with
- * the fault switched in by a decorator on its registry or by a change to its primitives. They are
+ * Real backends with one rule of the contract broken, for the TCK to catch ({@link TckSelfTest}
+ * lists which cases each must fail, and why). Each is the engine over real native primitives
+ * (JNA's, or FFM's for the threads left attached) under its own name, with the fault switched in by
+ * a decorator on its registry, by a change to its primitives, or (checked mode) by a second call
+ * through its checked primitives. None really frees memory early or crashes by chance: the one that
+ * crashes, {@link NullToNative}, does so on purpose, in {@code sem_post(NULL)}. They are
  * found by {@link java.util.ServiceLoader} on this module's test class path (see {@code
  * META-INF/services}), and their negative priorities keep {@link dev.weave.Weave#registry()} from
  * ever picking one.

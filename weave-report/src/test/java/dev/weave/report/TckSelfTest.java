@@ -12,7 +12,6 @@ import dev.weave.tck.WeaveTckTest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.EnumSet;
@@ -419,9 +418,5 @@ class TckSelfTest {
         }
       }
     }
-  }
-
-  static List<String> ids(String... ids) {
-    return new ArrayList<>(Arrays.asList(ids));
   }
 }

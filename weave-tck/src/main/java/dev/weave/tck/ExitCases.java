@@ -38,7 +38,7 @@ final class ExitCases {
   static void runProbe(String backend, String... arguments) throws IOException, InterruptedException {
     ExitProbe.Outcome outcome = ExitProbe.runInChildJvm(backend, Deaths.TIMEOUT, arguments);
     String what = String.join(" ", arguments);
-    assertEquals(List.of(), outcome.crashFiles(), what + ": the JVM crashed; output: " + outcome.output());
+    assertEquals(List.of(), outcome.crashFiles(), what + ": the child JVM crashed: " + outcome.crash());
     assertEquals(0, outcome.exitCode(), what + ": exit status; output: " + outcome.output());
     assertEquals("", outcome.output(), what + ": the child JVM printed something");
     assertTrue(outcome.markerLeft(),

@@ -36,21 +36,27 @@ public final class ExitProbe {
    * @param output what it printed on standard output and standard error, together
    * @param crashFiles the {@code hs_err_pid*} files it left
    * @param markerLeft whether the file {@value #MARKER} that the probe made is still there
+   * @param crash what the first {@code hs_err} file says (signal, frame, native frames, its path,
+   *     kept under {@value WeaveTckTest#CRASH_DIRECTORY}), or empty
    */
-  public record Outcome(int exitCode, String output, List<String> crashFiles, boolean markerLeft) {}
+  public record Outcome(int exitCode, String output, List<String> crashFiles, boolean markerLeft, String crash) {}
 
   /** The file a probe makes and registers {@code unlink} of, as a native destructor that must not run. */
   public static final String MARKER = "weave-exit-probe.marker";
 
   /**
    * Runs {@code ExitProbe BACKEND ARGUMENTS...} in a child JVM like this one (the same {@code
-   * java}, the same class path), in a temporary directory that is deleted afterwards.
+   * java}, the same class path, the same {@code weave.*} properties), in a temporary directory that
+   * is deleted afterwards unless the child crashed.
    *
    * @param timeout how long the child may take; then it is killed and the exit code is -1
    */
   public static Outcome runInChildJvm(String backend, Duration timeout, String... arguments)
       throws IOException, InterruptedException {
-    Path directory = Files.createTempDirectory("weave-exit");
+    Path parent = Path.of(System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
+    Files.createDirectories(parent);
+    Path directory = Files.createTempDirectory(parent, "weave-exit-");
+    boolean crashed = false;
     try {
       List<String> command = new ArrayList<>();
       command.add(javaExecutable());
@@ -88,10 +94,14 @@ public final class ExitProbe {
         crashFiles = files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("hs_err")).sorted().toList();
       }
       boolean markerLeft = Files.exists(directory.resolve(MARKER));
-      return new Outcome(exitCode, Files.readString(output, StandardCharsets.UTF_8) + killed, crashFiles, markerLeft);
+      crashed = !crashFiles.isEmpty();
+      String crash = crashed ? CrashReport.describe(directory.resolve(crashFiles.get(0))) : "";
+      return new Outcome(exitCode, Files.readString(output, StandardCharsets.UTF_8) + killed, crashFiles, markerLeft, crash);
     } finally {
-      try (Stream<Path> files = Files.walk(directory)) {
-        files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+      if (!crashed) {
+        try (Stream<Path> files = Files.walk(directory)) {
+          files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+        }
       }
     }
   }
