@@ -904,3 +904,197 @@ JNIEXPORT void JNICALL Java_dev_weave_jni_WeaveJni_reattachRecord(JNIEnv *env, j
   (void)cls;
   reattach_record(which, (void *)(intptr_t)value);
 }
+
+/* ---- attached at exit: the walker detaches what it attached, and only that ------------------ */
+
+/*
+ * A backend's walker runs as a pthread key destructor, so a thread that has already detached must
+ * be attached again for it and detached afterwards; a thread that is still attached (by weave.h, or
+ * by its own code) must stay attached until its own detach. Each C thread here has its own key,
+ * the "own key", set while it runs and set again in each of its destructor calls, so that it is
+ * called once in each of glibc's passes (PTHREAD_DESTRUCTOR_ITERATIONS, 4): its call count is the
+ * pass number. Keep in step with WeaveJni.java.
+ */
+enum {
+  EXIT_STAYS_ATTACHED = 0,        /* attached itself with a name; still attached at exit */
+  EXIT_STAYS_ATTACHED_DAEMON = 1, /* attached itself as an unnamed daemon, as an FFM upcall does */
+  EXIT_DETACHED = 2,              /* detached itself before exit: the walker needs a new attachment */
+  EXIT_REGISTERED_IN_PASS_4 = 3   /* registers from its own key destructor: the walker's first visit
+                                     is in glibc's 4th and last pass */
+};
+
+#define EXIT_PASSES 4
+#define EXIT_THREAD_NAME "weave-jni-exit"
+
+struct exit_job {
+  int mode;
+  int register_in_pass; /* EXIT_REGISTERED_IN_PASS_4: the own key's call that registers; 0: none */
+  int own_calls;        /* calls of the own key's destructor so far */
+  int attached_at_own_detach;
+  int done_calls;
+  int own_calls_at_done;
+  pthread_t thread;
+  int started;
+  char error[ERROR_SIZE];
+};
+
+static pthread_key_t exit_own_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static int exit_key_error = -1;
+static weave_local void *exit_variable = NULL;
+
+/* Registered last (and only) on each thread: records when it ran. No JVM calls. */
+static void exit_done(void *value) {
+  struct exit_job *job = (struct exit_job *)value;
+  job->done_calls++;
+  job->own_calls_at_done = job->own_calls;
+}
+
+/* Attaches (daemon and unnamed, or with the thread's name), registers exit_done, detaches if asked. */
+static void exit_attach_and_register(struct exit_job *job, int daemon, int detach) {
+  JavaVMAttachArgs args;
+  JNIEnv *env = NULL;
+  jint status;
+  args.version = JNI_VERSION_1_6;
+  args.name = (char *)EXIT_THREAD_NAME;
+  args.group = NULL;
+  status = daemon ? (*java_vm)->AttachCurrentThreadAsDaemon(java_vm, (void **)&env, NULL)
+                  : (*java_vm)->AttachCurrentThread(java_vm, (void **)&env, &args);
+  if (status != JNI_OK || env == NULL) {
+    snprintf(job->error, ERROR_SIZE, "AttachCurrentThread%s failed: %d", daemon ? "AsDaemon" : "", (int)status);
+    return;
+  }
+  exit_variable = job;
+  reg(env, &exit_variable, exit_done, "exit_done", job->error);
+  if (detach) {
+    (*java_vm)->DetachCurrentThread(java_vm);
+  }
+}
+
+static void exit_own_destructor(void *value) {
+  struct exit_job *job = (struct exit_job *)value;
+  job->own_calls++;
+  if (job->mode == EXIT_REGISTERED_IN_PASS_4 && job->own_calls == job->register_in_pass) {
+    exit_attach_and_register(job, 0, 1);
+  }
+  if (job->own_calls < EXIT_PASSES) {
+    pthread_setspecific(exit_own_key, job); /* glibc calls it again in its next pass */
+    return;
+  }
+  if (job->mode == EXIT_STAYS_ATTACHED || job->mode == EXIT_STAYS_ATTACHED_DAEMON) {
+    /* The thread's own detach, as late as glibc allows: weave must not have detached it before. */
+    JNIEnv *env = NULL;
+    job->attached_at_own_detach = (*java_vm)->GetEnv(java_vm, (void **)&env, JNI_VERSION_1_6) == JNI_OK;
+    (*java_vm)->DetachCurrentThread(java_vm);
+  }
+}
+
+static void exit_make_key(void) {
+  exit_key_error = pthread_key_create(&exit_own_key, exit_own_destructor);
+}
+
+static void *exit_main(void *argument) {
+  struct exit_job *job = (struct exit_job *)argument;
+  int error = pthread_setspecific(exit_own_key, job);
+  if (error != 0) {
+    snprintf(job->error, ERROR_SIZE, "pthread_setspecific: %s", strerror(error));
+    return NULL;
+  }
+  switch (job->mode) {
+    case EXIT_STAYS_ATTACHED:
+      exit_attach_and_register(job, 0, 0);
+      break;
+    case EXIT_STAYS_ATTACHED_DAEMON:
+      exit_attach_and_register(job, 1, 0);
+      break;
+    case EXIT_DETACHED:
+      exit_attach_and_register(job, 0, 1);
+      break;
+    default: /* EXIT_REGISTERED_IN_PASS_4: registers from the own key, or, calibrating, now */
+      if (job->register_in_pass == 0) {
+        exit_attach_and_register(job, 0, 1);
+      }
+      break;
+  }
+  return NULL; /* the thread's death runs the destructors */
+}
+
+/* Runs count threads of a mode at once and joins them: their key destructors have all run then. */
+static int exit_run(JNIEnv *env, struct exit_job *jobs, int count, int mode, int register_in_pass) {
+  int i, status;
+  for (i = 0; i < count; i++) {
+    memset(&jobs[i], 0, sizeof jobs[i]);
+    jobs[i].mode = mode;
+    jobs[i].register_in_pass = register_in_pass;
+    status = pthread_create(&jobs[i].thread, NULL, exit_main, &jobs[i]);
+    jobs[i].started = status == 0;
+    if (status != 0) {
+      snprintf(jobs[i].error, ERROR_SIZE, "pthread_create: %s", strerror(status));
+    }
+  }
+  for (i = 0; i < count; i++) {
+    if (jobs[i].started) {
+      pthread_join(jobs[i].thread, NULL);
+    }
+  }
+  for (i = 0; i < count; i++) {
+    if (jobs[i].error[0] != '\0') {
+      throw_assertion(env, jobs[i].error);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+JNIEXPORT jstring JNICALL Java_dev_weave_jni_WeaveJni_dieAttached(JNIEnv *env, jclass cls, jint mode, jint threads) {
+  static struct exit_job jobs[MAX_THREADS];
+  static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
+  char summary[512];
+  int i, own_before_walker = 0, register_in_pass = 0, done = 0, attached = 0, in_pass_4 = 0;
+  jstring result = NULL;
+  (void)cls;
+  if (threads < 1 || threads > MAX_THREADS || mode < EXIT_STAYS_ATTACHED || mode > EXIT_REGISTERED_IN_PASS_4) {
+    throw_assertion(env, "dieAttached: a mode from 0 to 3 and 1 to 32 threads");
+    return NULL;
+  }
+  pthread_once(&exit_once, exit_make_key);
+  if (exit_key_error != 0) {
+    throw_assertion(env, "dieAttached: pthread_key_create failed");
+    return NULL;
+  }
+  pthread_mutex_lock(&exit_lock);
+  if (mode == EXIT_REGISTERED_IN_PASS_4) {
+    /*
+     * glibc visits keys in index order within a pass. One thread that registers while alive shows
+     * whether the own key comes before the walker's key (exit_done then sees the own key's first
+     * call). Registering in the own key's 4th call (own key first) or 3rd (walker key first) then
+     * puts the walker's first visit in pass 4.
+     */
+    if (exit_run(env, jobs, 1, mode, 0) != 0) {
+      goto out;
+    }
+    own_before_walker = jobs[0].own_calls_at_done == 1;
+    register_in_pass = own_before_walker ? EXIT_PASSES : EXIT_PASSES - 1;
+  }
+  if (exit_run(env, jobs, threads, mode, register_in_pass) != 0) {
+    goto out;
+  }
+  for (i = 0; i < threads; i++) {
+    done += jobs[i].done_calls == 1;
+    attached += jobs[i].attached_at_own_detach;
+    in_pass_4 += jobs[i].own_calls_at_done + (own_before_walker ? 0 : 1) == EXIT_PASSES;
+  }
+  if (mode == EXIT_STAYS_ATTACHED || mode == EXIT_STAYS_ATTACHED_DAEMON) {
+    snprintf(summary, sizeof summary, "%d threads: destructors ran on %d, still attached at their own detach on %d",
+             (int)threads, done, attached);
+  } else if (mode == EXIT_REGISTERED_IN_PASS_4) {
+    snprintf(summary, sizeof summary, "%d threads: destructors ran on %d, in glibc's pass 4 on %d",
+             (int)threads, done, in_pass_4);
+  } else {
+    snprintf(summary, sizeof summary, "%d threads: destructors ran on %d", (int)threads, done);
+  }
+  result = (*env)->NewStringUTF(env, summary);
+out:
+  pthread_mutex_unlock(&exit_lock);
+  return result;
+}

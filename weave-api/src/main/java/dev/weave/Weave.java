@@ -1,5 +1,6 @@
 package dev.weave;
 
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.WeaveBackend;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -135,7 +136,11 @@ public final class Weave {
    * @param namePrefix the threads' names are {@code namePrefix-1}, {@code namePrefix-2}, ...
    * @return a factory of {@link WeaveThread}s, non-daemon and of normal priority, like {@link
    *     java.util.concurrent.Executors#defaultThreadFactory()}: an executor built on it runs each
-   *     thread's destructors when the thread ends, on the live thread
+   *     thread's destructors when the thread ends, on the live thread. Note that {@link
+   *     java.util.concurrent.ThreadPoolExecutor#awaitTermination} may return before the last
+   *     worker's destructors have run (the pool terminates inside the worker's task); join the
+   *     threads, or {@link #wrap(Runnable)} each task, whose destructors then run before its
+   *     {@code Future} completes
    * @throws NullPointerException if {@code namePrefix} is null
    */
   public static ThreadFactory threadFactory(String namePrefix) {
@@ -211,7 +216,11 @@ public final class Weave {
     }
   }
 
-  /** Discovery runs once, on first use, and never throws. */
+  /**
+   * Discovery runs once, on first use, and never throws: whatever a provider throws, from its
+   * constructor or any of its methods, {@link Error}s included, makes it an unusable entry with
+   * that failure as its reason, and the others are still found.
+   */
   private static final class Discovery {
     static final List<Found> FOUND = discover();
 
@@ -227,11 +236,15 @@ public final class Weave {
             break;
           }
           backend = providers.next();
-        } catch (ServiceConfigurationError | LinkageError e) {
-          broken.add(new Found(providerName(e), Integer.MIN_VALUE, null, "failed to load: " + causes(e)));
+        } catch (Throwable e) { // ServiceConfigurationError, LinkageError, or whatever else escapes
+          broken.add(new Found(providerName(e), Integer.MIN_VALUE, null, "failed to load: " + Diagnostics.causes(e)));
           continue;
         }
         Found found = describe(backend);
+        if (found.backend == null) {
+          broken.add(found);
+          continue;
+        }
         Found first = byName.putIfAbsent(found.name, found);
         if (first != null) {
           broken.add(
@@ -240,7 +253,7 @@ public final class Weave {
                   found.priority,
                   null,
                   "another backend named '" + found.name + "' was found first: "
-                      + (first.backend == null ? "?" : first.backend.getClass().getName())));
+                      + first.backend.getClass().getName()));
         }
       }
       List<Found> all = new ArrayList<>(byName.values());
@@ -249,15 +262,19 @@ public final class Weave {
       return Collections.unmodifiableList(all);
     }
 
+    /** @return the backend as found, or, if it threw or answered null, an unusable entry saying so */
     private static Found describe(WeaveBackend backend) {
-      String name = backend.getClass().getName();
+      String className = backend.getClass().getName();
+      String name = className;
       try {
-        name = backend.name();
+        name = Objects.requireNonNull(backend.name(), "name() returned null");
         int priority = backend.priority();
-        Optional<String> reason = backend.unavailabilityReason();
+        Optional<String> reason =
+            Objects.requireNonNull(backend.unavailabilityReason(), "unavailabilityReason() returned null");
         return new Found(name, priority, backend, reason.orElse(null));
-      } catch (RuntimeException | LinkageError e) {
-        return new Found(name, Integer.MIN_VALUE, null, "failed to load: " + causes(e));
+      } catch (Throwable e) {
+        String shown = name.equals(className) ? className : name + " (" + className + ")";
+        return new Found(shown, Integer.MIN_VALUE, null, "failed to load: " + Diagnostics.causes(e));
       }
     }
 
@@ -270,17 +287,6 @@ public final class Weave {
         }
       }
       return "unknown provider";
-    }
-
-    private static String causes(Throwable e) {
-      StringBuilder text = new StringBuilder();
-      for (Throwable t = e; t != null; t = t.getCause()) {
-        if (text.length() > 0) {
-          text.append(" <- ");
-        }
-        text.append(t.getClass().getSimpleName()).append(": ").append(t.getMessage());
-      }
-      return text.toString();
     }
   }
 }

@@ -37,6 +37,33 @@ class WeaveTest {
     assertThat(Weave.registry().backendName()).isEqualTo("test-usable");
   }
 
+  /** Issue 11, defect 7: an Error that is not a LinkageError, or any exception, never breaks discovery. */
+  @Test
+  void whateverAProviderThrowsBecomesItsReasonOnEveryCall() {
+    for (int call = 0; call < 2; call++) {
+      Map<String, Backend> backends = byName();
+      Backend loading = backends.get("test-error-while-loading");
+      assertThat(loading).isNotNull();
+      assertThat(loading.available()).isFalse();
+      assertThat(loading.unavailabilityReason()).contains("explained: java.lang.InternalError: simulated: the native side is broken");
+
+      Backend precondition = backends.get("test-throwing-precondition");
+      assertThat(precondition).isNotNull();
+      assertThat(precondition.available()).isFalse();
+      assertThat(precondition.unavailabilityReason()).contains("IllegalStateException: simulated: cannot tell which CPU this is");
+
+      Backend reason = backends.get("test-error-in-reason (dev.weave.spi.TestBackends$ErrorInReason)");
+      assertThat(reason).isNotNull();
+      assertThat(reason.available()).isFalse();
+      assertThat(reason.unavailabilityReason()).contains("failed to load").contains("InternalError: simulated: reason lookup crashed");
+    }
+    assertThat(Weave.registry().backendName()).isEqualTo("test-usable");
+    assertThatThrownBy(() -> Weave.registry("test-error-while-loading"))
+        .isInstanceOf(WeaveException.class)
+        .hasMessageContaining("'test-error-while-loading' is unusable here")
+        .hasMessageContaining("simulated: the native side is broken");
+  }
+
   @Test
   void aSecondProviderWithTheSameNameIsUnusable() {
     List<Backend> duplicates =

@@ -16,14 +16,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The whole weave contract in pure Java, over a backend's {@link NativePrimitives}: slot cells,
@@ -76,13 +75,27 @@ public final class Engine implements DestructorRegistry {
   private final boolean cellViews;
   /** The calling thread's state, on threads that are not {@link WeaveThread}s. */
   private final ThreadLocal<ThreadState> states = new ThreadLocal<>();
-  private final AtomicLong nextThreadId = new AtomicLong(1);
   private final AtomicLong nextSlotId = new AtomicLong(1);
 
   private final Object lock = new Object();
 
-  /** Threads with registrations, by walker key value. Written under {@link #lock}, read without. */
-  private final Map<Long, ThreadState> armed = new ConcurrentHashMap<>();
+  /**
+   * The armed and walking states, each at the index its thread's walker key holds (minus one), so
+   * that the walk at death and adoption find them. Guarded by {@link #lock}.
+   */
+  private ThreadState[] armed = new ThreadState[8];
+
+  /** Free indices of {@link #armed}: a stack. Guarded by {@link #lock}. */
+  private int[] freeArmed = new int[8];
+
+  /** Guarded by {@link #lock}. */
+  private int freeArmedCount;
+
+  /** Indices of {@link #armed} from here on were never used. Guarded by {@link #lock}. */
+  private int armedHighWater;
+
+  /** Guarded by {@link #lock}. */
+  private int armedCount;
 
   /** Per chunk, the key whose destructor is libc {@code free}. Written under {@link #lock}. */
   private final AtomicLongArray memoryKeys = new AtomicLongArray(Chunks.MAX_CHUNKS);
@@ -236,7 +249,9 @@ public final class Engine implements DestructorRegistry {
 
   /** @return how many threads have registrations that have not run yet, the dying ones included */
   public int threadsWithRegistrations() {
-    return armed.size();
+    synchronized (lock) {
+      return armedCount;
+    }
   }
 
   private Slot ownSlot(ThreadLocalSlot slot) {
@@ -362,14 +377,13 @@ public final class Engine implements DestructorRegistry {
   private ThreadState adopt() {
     synchronized (lock) {
       if (walkerKey != 0 && !shuttingDown) { // a deleted key's index may be someone else's now
-        long stateId = primitives.getKey(walkerKey);
-        ThreadState withRegistrations = stateId == 0 ? null : armed.get(stateId);
+        ThreadState withRegistrations = armedAt(primitives.getKey(walkerKey));
         if (withRegistrations != null) {
           return withRegistrations;
         }
       }
     }
-    ThreadState state = new ThreadState(nextThreadId.getAndIncrement());
+    ThreadState state = new ThreadState();
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       long key = memoryKeys.get(chunk);
       long address = key == 0 ? 0 : primitives.getKey(key);
@@ -426,10 +440,55 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /** Guarded by {@link #lock}. @return the armed state a walker key's value names, or null */
+  private ThreadState armedAt(long walkerKeyValue) {
+    long index = walkerKeyValue - 1;
+    return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+  }
+
+  /** Guarded by {@link #lock}. @return the walker key value that names {@code state} */
+  private long addArmed(ThreadState state) {
+    int index;
+    if (freeArmedCount > 0) {
+      index = freeArmed[--freeArmedCount];
+    } else {
+      if (armedHighWater == armed.length) {
+        armed = Arrays.copyOf(armed, armed.length * 2);
+        freeArmed = Arrays.copyOf(freeArmed, armed.length);
+      }
+      index = armedHighWater++;
+    }
+    armed[index] = state;
+    armedCount++;
+    return index + 1L;
+  }
+
+  /** Guarded by {@link #lock}. */
+  private void removeArmed(long walkerKeyValue) {
+    int index = (int) (walkerKeyValue - 1);
+    armed[index] = null;
+    freeArmed[freeArmedCount++] = index;
+    armedCount--;
+  }
+
+  /** Guarded by {@link #lock}. @return every armed and walking state */
+  private List<ThreadState> armedStates() {
+    List<ThreadState> states = new ArrayList<>(armedCount);
+    for (int i = 0; i < armedHighWater; i++) {
+      if (armed[i] != null) {
+        states.add(armed[i]);
+      }
+    }
+    return states;
+  }
+
   /** The walker key's destructor, on the dying OS thread. Never throws. */
-  private void threadDied(long stateId) {
+  private void threadDied(long walkerKeyValue) {
     try {
-      ThreadState state = armed.get(stateId);
+      ThreadState state;
+      synchronized (lock) {
+        state = armedAt(walkerKeyValue);
+      }
       if (state != null && !shuttingDown) {
         state.walkAtDeath();
       }
@@ -452,12 +511,15 @@ public final class Engine implements DestructorRegistry {
     final Destructor destructor;
     final long function;
     final int round;
+    /** The slot it was made through, or null for a variable's address. */
+    final Slot slot;
 
-    Registration(long variable, Destructor destructor, long function, int round) {
+    Registration(long variable, Destructor destructor, long function, int round, Slot slot) {
       this.variable = variable;
       this.destructor = destructor;
       this.function = function;
       this.round = round;
+      this.slot = slot;
     }
   }
 
@@ -485,11 +547,15 @@ public final class Engine implements DestructorRegistry {
    * them, under this monitor.
    */
   private final class ThreadState {
-    final long id;
+    /** While armed or walking: the value of its thread's walker key, and its place in armed. */
+    long armedKeyValue;
     final long[] chunks = new long[Chunks.MAX_CHUNKS];
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
     Status status = Status.UNARMED;
     int currentRound;
+    /** The registration the walk has taken off the list and not finished, and the walking thread. */
+    Registration running;
+    Thread walker;
 
     /** Per slot index: the id of the slot whose cell this thread has there, and its address. */
     long[] cellOwners = NO_CELLS;
@@ -497,10 +563,6 @@ public final class Engine implements DestructorRegistry {
     final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
     /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
     int cellsInUse;
-
-    ThreadState(long id) {
-      this.id = id;
-    }
 
     /** Owner thread. */
     boolean holdsCell(long address) {
@@ -630,7 +692,7 @@ public final class Engine implements DestructorRegistry {
       if (status == Status.UNARMED) {
         arm(slot);
       }
-      registrations.addLast(new Registration(variable, destructor, function, round));
+      registrations.addLast(new Registration(variable, destructor, function, round, slot));
     }
 
     /** Owner thread, under this monitor. */
@@ -659,10 +721,16 @@ public final class Engine implements DestructorRegistry {
         if (slot != null) {
           slot.requireOpen();
         }
+        long value = addArmed(this);
         if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
-          primitives.setKey(key, id);
+          try {
+            primitives.setKey(key, value);
+          } catch (RuntimeException | Error e) {
+            removeArmed(value);
+            throw e;
+          }
         }
-        armed.put(id, this);
+        armedKeyValue = value;
       }
       putChunksOnMemoryKeys(false); // setting NULL cannot fail
       status = Status.ARMED;
@@ -678,10 +746,11 @@ public final class Engine implements DestructorRegistry {
         return;
       }
       synchronized (lock) {
-        armed.remove(id);
         if (!shuttingDown) {
           primitives.setKey(walkerKey, 0);
         }
+        removeArmed(armedKeyValue);
+        armedKeyValue = 0;
       }
       status = Status.UNARMED;
     }
@@ -697,15 +766,33 @@ public final class Engine implements DestructorRegistry {
       }
     }
 
-    /** A closing thread drops the registrations on its slot's cell here. */
+    /**
+     * A closing thread drops the registrations on its slot's cell here, and waits for one the walk
+     * has already taken, unless it is the walking thread: when close() returns, none may start.
+     */
     synchronized void drop(Slot slot) {
-      if (registrations.isEmpty()) {
+      if (registrations.isEmpty() && running == null) {
         return; // and the chunks may be freed already: an unarmed thread's die at bare cost
       }
       assert status == Status.ARMED || status == Status.WALKING : status;
       long cell = cellUncached(slot);
-      if (cell != 0) {
+      if (cell == 0) {
+        return;
+      }
+      boolean interrupted = false;
+      while (true) {
         registrations.removeIf(r -> r.variable == cell);
+        if (running == null || running.variable != cell || walker == Thread.currentThread()) {
+          break;
+        }
+        try {
+          wait();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
     }
 
@@ -734,14 +821,17 @@ public final class Engine implements DestructorRegistry {
           if (status == Status.ARMED) {
             status = Status.WALKING;
           }
+          walker = Thread.currentThread();
         }
         while (true) {
           Registration next;
           synchronized (this) {
+            finishedRunning();
             next = registrations.pollFirst();
             if (next == null) {
               break;
             }
+            running = next;
             currentRound = next.round;
           }
           if (next.round >= MAX_ROUNDS) {
@@ -753,6 +843,8 @@ public final class Engine implements DestructorRegistry {
       } finally {
         RUNNING_DESTRUCTORS.remove();
         synchronized (this) {
+          finishedRunning();
+          walker = null;
           if (atDeath) {
             die();
           } else {
@@ -775,7 +867,18 @@ public final class Engine implements DestructorRegistry {
       }
     }
 
+    /** Under this monitor: wakes closers waiting for the registration that ran. */
+    private void finishedRunning() {
+      if (running != null) {
+        running = null;
+        notifyAll();
+      }
+    }
+
     private void run(Registration registration) {
+      if (registration.slot != null && registration.slot.closed) {
+        return; // dropped: its close has begun, and will wait for none but a running one
+      }
       try {
         long value = primitives.getWord(registration.variable);
         if (registration.destructor != null) {
@@ -812,7 +915,8 @@ public final class Engine implements DestructorRegistry {
       status = Status.DEAD;
       registrations.clear();
       synchronized (lock) {
-        armed.remove(id);
+        removeArmed(armedKeyValue);
+        armedKeyValue = 0;
       }
       for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
         if (chunks[chunk] != 0) {
@@ -832,7 +936,7 @@ public final class Engine implements DestructorRegistry {
     final long id;
     volatile boolean closed;
     /** Held for the whole of close(), so a second closer returns only once the first is done. */
-    private final Object closeLock = new Object();
+    private final ReentrantLock closing = new ReentrantLock();
 
     Slot(int index, long id) {
       this.index = index;
@@ -895,14 +999,22 @@ public final class Engine implements DestructorRegistry {
     @Override
     public void close() {
       requirePlatformThread();
-      synchronized (closeLock) {
+      if (RUNNING_DESTRUCTORS.get() != null) {
+        // A first closer may be waiting for this very destructor to finish: do not wait for it.
+        if (!closing.tryLock()) {
+          return;
+        }
+      } else {
+        closing.lock();
+      }
+      try {
         if (closed) {
           return;
         }
         List<ThreadState> withRegistrations;
         synchronized (lock) {
           closed = true;
-          withRegistrations = new ArrayList<>(armed.values());
+          withRegistrations = armedStates();
         }
         for (ThreadState state : withRegistrations) {
           state.drop(this);
@@ -910,6 +1022,8 @@ public final class Engine implements DestructorRegistry {
         synchronized (lock) {
           freeIndices.addFirst(index);
         }
+      } finally {
+        closing.unlock();
       }
     }
 

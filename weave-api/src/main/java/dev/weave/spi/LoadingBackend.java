@@ -14,9 +14,13 @@ import java.util.Optional;
 public abstract class LoadingBackend implements WeaveBackend {
   private final String name;
   private final int priority;
+
+  /** Guarded by this; all four are set once, by {@link #load()}. */
   private boolean loaded;
+
   private DestructorRegistry registry;
   private String unavailabilityReason;
+  private Throwable unavailabilityCause;
 
   /**
    * @param name the backend's name
@@ -43,11 +47,27 @@ public abstract class LoadingBackend implements WeaveBackend {
     return Optional.ofNullable(unavailabilityReason);
   }
 
+  /**
+   * @return what made this backend unusable, when something was thrown: by {@link
+   *     #loadPrimitives()} (unwrapped from a reflective constructor's wrapper), {@link
+   *     #precondition()} or {@link #explain(Throwable)}; empty when usable or when {@link
+   *     #precondition()} said why
+   */
+  public final synchronized Optional<Throwable> unavailabilityCause() {
+    load();
+    return Optional.ofNullable(unavailabilityCause);
+  }
+
+  /**
+   * @throws WeaveException if this backend is unusable here, with the reason, and the failure as
+   *     its cause where there was one
+   */
   @Override
   public final synchronized DestructorRegistry registry() {
     load();
     if (registry == null) {
-      throw new WeaveException("weave backend '" + name + "' is unusable here: " + unavailabilityReason);
+      throw new WeaveException(
+          "weave backend '" + name + "' is unusable here: " + unavailabilityReason, unavailabilityCause);
     }
     return registry;
   }
@@ -75,25 +95,49 @@ public abstract class LoadingBackend implements WeaveBackend {
 
   /**
    * @param failure what {@link #loadPrimitives()} threw (a reflective constructor's own exception,
-   *     not its wrapper)
+   *     not its wrapper), an {@link Error} included
    * @return the reason to report, saying what would fix it where that is known
    */
   protected abstract String explain(Throwable failure);
 
+  /**
+   * Runs once. Whatever {@link #precondition()}, {@link #loadPrimitives()} or {@link
+   * #explain(Throwable)} throws, an {@link Error} included, becomes the reason, so that this backend
+   * never breaks discovery and stays unusable, with the same reason, on every later call.
+   */
   private void load() {
     if (loaded) {
       return;
     }
-    loaded = true;
-    unavailabilityReason = precondition().orElse(null);
-    if (unavailabilityReason != null) {
-      return;
-    }
     try {
-      registry = new Engine(name, loadPrimitives());
-    } catch (Exception | LinkageError e) {
-      Throwable failure = e instanceof InvocationTargetException && e.getCause() != null ? e.getCause() : e;
-      unavailabilityReason = explain(failure);
+      unavailabilityReason = precondition().orElse(null);
+      if (unavailabilityReason == null) {
+        registry = new Engine(name, loadPrimitives());
+      }
+    } catch (Throwable thrown) {
+      Throwable failure =
+          thrown instanceof InvocationTargetException && thrown.getCause() != null ? thrown.getCause() : thrown;
+      unavailabilityCause = failure;
+      unavailabilityReason = explainSafely(failure);
+    } finally {
+      loaded = true;
+      if (registry == null && unavailabilityReason == null) { // only if building the reason itself failed
+        unavailabilityReason = "failed to load";
+      }
     }
+  }
+
+  /** {@link #explain(Throwable)}, or, if it throws or says nothing, the failure itself. */
+  private String explainSafely(Throwable failure) {
+    String reason;
+    try {
+      reason = explain(failure);
+    } catch (Throwable explaining) {
+      if (explaining != failure) {
+        failure.addSuppressed(explaining);
+      }
+      return "failed to load: " + Diagnostics.causes(failure) + " (explaining it threw " + Diagnostics.causes(explaining) + ")";
+    }
+    return reason == null || reason.isBlank() ? "failed to load: " + Diagnostics.causes(failure) : reason;
   }
 }

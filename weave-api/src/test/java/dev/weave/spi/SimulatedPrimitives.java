@@ -169,6 +169,18 @@ final class SimulatedPrimitives implements NativePrimitives {
   }
 
   /**
+   * As {@link #die(Thread)}, but on the calling thread, which stands for the re-attached OS thread
+   * of {@code finished}: for a test that must run every step on a thread it schedules itself.
+   * {@code finished} must make no more calls.
+   */
+  void dieOnCallingThread(Thread finished) {
+    TreeMap<Long, Long> own = values.remove(finished);
+    if (own != null) {
+      runKeyDestructors(own);
+    }
+  }
+
+  /**
    * Runs the calling thread's key destructors on the calling thread itself, as glibc does when a
    * native thread exits while still attached to the JVM (a {@code weave.h} thread, whose detach key
    * comes after the walker key).

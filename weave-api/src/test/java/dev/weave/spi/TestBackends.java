@@ -104,4 +104,71 @@ public final class TestBackends {
       throw new AssertionError("registry() of a duplicate backend was called");
     }
   }
+
+  /** An {@link Error} that is not a {@link LinkageError} while loading its native side. */
+  public static final class ErrorWhileLoading extends LoadingBackend {
+    public ErrorWhileLoading() {
+      super("test-error-while-loading", 90);
+    }
+
+    @Override
+    protected java.util.Optional<String> precondition() {
+      return java.util.Optional.empty();
+    }
+
+    @Override
+    protected NativePrimitives loadPrimitives() {
+      throw new InternalError("simulated: the native side is broken");
+    }
+
+    @Override
+    protected String explain(Throwable failure) {
+      return "explained: " + failure;
+    }
+  }
+
+  /** Its precondition throws. */
+  public static final class ThrowingPrecondition extends LoadingBackend {
+    public ThrowingPrecondition() {
+      super("test-throwing-precondition", 80);
+    }
+
+    @Override
+    protected java.util.Optional<String> precondition() {
+      throw new IllegalStateException("simulated: cannot tell which CPU this is");
+    }
+
+    @Override
+    protected NativePrimitives loadPrimitives() {
+      throw new AssertionError("loadPrimitives() after a precondition that threw");
+    }
+
+    @Override
+    protected String explain(Throwable failure) {
+      return "explained: " + failure;
+    }
+  }
+
+  /** Not a {@link LoadingBackend}: its {@code unavailabilityReason()} throws an {@link Error}. */
+  public static final class ErrorInReason implements WeaveBackend {
+    @Override
+    public String name() {
+      return "test-error-in-reason";
+    }
+
+    @Override
+    public int priority() {
+      return 70;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      throw new InternalError("simulated: reason lookup crashed");
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      throw new AssertionError("registry() of a backend whose reason threw was called");
+    }
+  }
 }

@@ -1,6 +1,7 @@
 package dev.weave.ffm;
 
 import com.google.auto.service.AutoService;
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
@@ -41,6 +42,6 @@ public final class FfmBackend extends LoadingBackend {
   protected String explain(Throwable failure) {
     // FfmPrimitives, in this module, makes the restricted calls: denied, it says which flag to add.
     return NativeAccess.denial(FfmBackend.class.getModule(), failure)
-        .orElse("native side failed to load: " + failure);
+        .orElse("native side failed to load: " + Diagnostics.causes(failure));
   }
 }

@@ -5,6 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
 import java.lang.foreign.Arena;
@@ -18,14 +19,39 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
 import java.util.stream.Stream;
 
 /**
  * libc and the JVM's invocation interface through {@code java.lang.foreign}.
  *
- * <p>An FFM upcall on a dying thread attaches the thread to the JVM and never detaches it, so each
- * thread-death upcall ends by setting a second key whose destructor is the JVM's own {@code
- * DetachCurrentThread}: glibc calls it after the upcall has returned.
+ * <p>An FFM upcall on a dying thread attaches the thread to the JVM and never detaches it, so a
+ * thread-death upcall that had to attach the thread ends by setting a second key, the detach key,
+ * whose destructor is the JVM's own {@code DetachCurrentThread}: glibc calls it after the upcall has
+ * returned. A thread that was still attached when the upcall began (by weave.h, or by its own
+ * code) is left attached, for its own detach. What this relies on:
+ *
+ * <ul>
+ *   <li>The JDK's {@code UpcallLinker::maybe_attach_and_get_thread} (JDK 22 to 25) attaches an
+ *       unattached thread with {@code AttachCurrentThreadAsDaemon} and no name, so the attachment's
+ *       {@link Thread} is a daemon named {@code Thread-N}; it detaches it only from a C++ {@code
+ *       thread_local} destructor, which glibc runs before pthread key destructors, so an
+ *       attachment made during them is never detached by the JDK.
+ *   <li>An attachment is a new {@link Thread}, with no {@link ThreadLocal}s. The engine calls
+ *       {@link #getKey} or {@link #setKey} on a thread in every attachment that used weave, and
+ *       these mark the attachment in a {@code ThreadLocal} of this class; so does a walker that
+ *       made one. An upcall that finds an unmarked daemon named {@code Thread-N} made that
+ *       attachment itself. (An attachment its owner made as an unnamed daemon and never used weave
+ *       in, still attached at exit, is taken for the upcall's own and detached.)
+ *   <li>glibc gives a new key the lowest free index, visits keys in index order in each of its 4
+ *       destructor passes, and visits a key set during a pass in that pass if its index is higher.
+ *       The detach key is made with the walker key, at a higher index, so the detach follows the
+ *       walk in the same pass, the 4th and last included. An instance serves one engine, which
+ *       makes one walker key.
+ *   <li>{@code DetachCurrentThread} on a thread that is not attached does nothing.
+ * </ul>
  */
 public final class FfmPrimitives implements NativePrimitives {
   private static final Linker LINKER = Linker.nativeLinker();
@@ -44,10 +70,11 @@ public final class FfmPrimitives implements NativePrimitives {
       downcall("pthread_key_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
   private static final MethodHandle KEY_DELETE =
       downcall("pthread_key_delete", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  // Critical: short calls that never block or call back, on every register and unregister.
   private static final MethodHandle GET_SPECIFIC =
-      downcall("pthread_getspecific", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+      downcall("pthread_getspecific", FunctionDescriptor.of(ADDRESS, JAVA_INT), Linker.Option.critical(false));
   private static final MethodHandle SET_SPECIFIC =
-      downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+      downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.critical(false));
   private static final MethodHandle CALL_DESTRUCTOR = LINKER.downcallHandle(DESTRUCTOR);
   private static final MethodHandle THREAD_DIED;
 
@@ -62,14 +89,22 @@ public final class FfmPrimitives implements NativePrimitives {
     }
   }
 
+  /** Set on an attachment (a {@link Thread}) that weave has seen before a thread-death upcall. */
+  private static final ThreadLocal<Boolean> ATTACHMENT_SEEN = new ThreadLocal<>();
+
+  private static final String UNNAMED_THREAD_PREFIX = "Thread-";
+
   private final long freeFunction = LIBC.find("free").orElseThrow().address();
   private final long javaVm;
-  private final long detachKey;
+  private final long detachCurrentThread;
 
+  /** Made with the first walker key, at a higher index. Guarded by this for writes. */
+  private volatile long detachKey;
+
+  /** Finds the JVM and its {@code DetachCurrentThread}; throws where the foreign API is denied. */
   public FfmPrimitives() {
     javaVm = createdJavaVm();
-    long detachCurrentThread = getWord(getWord(javaVm) + DETACH_CURRENT_THREAD_SLOT * (long) Long.BYTES);
-    detachKey = createKey(detachCurrentThread);
+    detachCurrentThread = getWord(getWord(javaVm) + DETACH_CURRENT_THREAD_SLOT * (long) Long.BYTES);
   }
 
   @Override
@@ -117,25 +152,70 @@ public final class FfmPrimitives implements NativePrimitives {
 
   @Override
   public long createKey(ThreadDeathHandler handler) {
+    Objects.requireNonNull(handler, "handler is null");
     // The stub lives as long as the JVM: the key may call it until the process ends.
     MemorySegment stub =
         LINKER.upcallStub(THREAD_DIED.bindTo(new Walker(handler)), DESTRUCTOR, Arena.global());
-    return createKey(stub);
+    long walkerKey = createKey(stub);
+    synchronized (this) {
+      if (detachKey == 0) {
+        try {
+          detachKey = createKeyAbove(walkerKey, MemorySegment.ofAddress(detachCurrentThread));
+        } catch (RuntimeException | Error e) {
+          deleteKeyQuietly(walkerKey, e);
+          throw e;
+        }
+      }
+    }
+    return walkerKey;
   }
 
   private static long createKey(MemorySegment destructor) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment key = arena.allocate(JAVA_INT);
       int error = (int) KEY_CREATE.invokeExact(key, destructor);
-      check(error, "pthread_key_create");
+      Diagnostics.check(error, "pthread_key_create");
       return Integer.toUnsignedLong(key.get(JAVA_INT, 0));
     } catch (Throwable t) {
       throw rethrow(t);
     }
   }
 
+  /**
+   * A key whose index is above {@code floor}: glibc gives the lowest free index, so the free ones
+   * below are held until one above comes, then given back.
+   */
+  private long createKeyAbove(long floor, MemorySegment destructor) {
+    List<Long> below = new ArrayList<>();
+    try {
+      while (true) {
+        long key = createKey(destructor);
+        if (key > floor) {
+          return key;
+        }
+        below.add(key);
+      }
+    } finally {
+      for (long key : below) {
+        deleteKeyQuietly(key, null);
+      }
+    }
+  }
+
+  /** Gives back a key this instance just made; a failure to is added to {@code failure}, if any. */
+  private void deleteKeyQuietly(long key, Throwable failure) {
+    try {
+      deleteKey(key);
+    } catch (RuntimeException | Error e) {
+      if (failure != null) {
+        failure.addSuppressed(e);
+      }
+    }
+  }
+
   @Override
   public long getKey(long key) {
+    markAttachmentSeen();
     try {
       return ((MemorySegment) GET_SPECIFIC.invokeExact((int) key)).address();
     } catch (Throwable t) {
@@ -145,13 +225,14 @@ public final class FfmPrimitives implements NativePrimitives {
 
   @Override
   public void setKey(long key, long value) {
+    markAttachmentSeen();
     int error;
     try {
       error = (int) SET_SPECIFIC.invokeExact((int) key, MemorySegment.ofAddress(value));
     } catch (Throwable t) {
       throw rethrow(t);
     }
-    check(error, "pthread_setspecific");
+    Diagnostics.check(error, "pthread_setspecific");
   }
 
   @Override
@@ -162,7 +243,7 @@ public final class FfmPrimitives implements NativePrimitives {
     } catch (Throwable t) {
       throw rethrow(t);
     }
-    check(error, "pthread_key_delete");
+    Diagnostics.check(error, "pthread_key_delete");
   }
 
   @Override
@@ -172,6 +253,34 @@ public final class FfmPrimitives implements NativePrimitives {
     } catch (Throwable t) {
       throw rethrow(t);
     }
+  }
+
+  /** Called by the engine on every attachment that used weave: see the class's Javadoc. */
+  private static void markAttachmentSeen() {
+    if (ATTACHMENT_SEEN.get() == null) {
+      ATTACHMENT_SEEN.set(Boolean.TRUE);
+    }
+  }
+
+  /**
+   * Whether the JDK attached the calling thread for the upcall now running: an unmarked daemon
+   * named {@code Thread-N} (see the class's Javadoc).
+   */
+  private static boolean attachedForThisUpcall() {
+    Thread thread = Thread.currentThread();
+    if (ATTACHMENT_SEEN.get() != null || !thread.isDaemon()) {
+      return false;
+    }
+    String name = thread.getName();
+    if (!name.startsWith(UNNAMED_THREAD_PREFIX) || name.length() == UNNAMED_THREAD_PREFIX.length()) {
+      return false;
+    }
+    for (int i = UNNAMED_THREAD_PREFIX.length(); i < name.length(); i++) {
+      if (!Character.isDigit(name.charAt(i))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The upcall target. Nothing may escape it: an exception in an upcall ends the JVM. */
@@ -184,15 +293,25 @@ public final class FfmPrimitives implements NativePrimitives {
 
     @SuppressWarnings("unused") // called from native code
     void threadDied(MemorySegment value) {
+      boolean attachedHere = true; // if even that cannot be told, detach: a leaked thread stays for good
+      try {
+        attachedHere = attachedForThisUpcall();
+        // A later walker in this pass finds the attachment seen, and leaves its detach to this one.
+        markAttachmentSeen();
+      } catch (Throwable ignored) {
+        // keeps the default
+      }
       try {
         handler.threadDied(value.address());
       } catch (Throwable ignored) {
         // the handler never throws; this only keeps native code safe if it does
       }
-      try {
-        setKey(detachKey, javaVm);
-      } catch (Throwable ignored) {
-        // the thread then stays attached; nothing better can be done from here
+      if (attachedHere) {
+        try {
+          setKey(detachKey, javaVm);
+        } catch (Throwable ignored) {
+          // the thread then stays attached; nothing better can be done from here
+        }
       }
     }
   }
@@ -231,14 +350,9 @@ public final class FfmPrimitives implements NativePrimitives {
     }
   }
 
-  private static MethodHandle downcall(String name, FunctionDescriptor descriptor) {
-    return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor);
-  }
-
-  private static void check(int error, String function) {
-    if (error != 0) {
-      throw new IllegalStateException(function + " failed with error " + error);
-    }
+  private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+    return LINKER.downcallHandle(
+        LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor, options);
   }
 
   private static RuntimeException rethrow(Throwable t) {

@@ -1,6 +1,7 @@
 package dev.weave.jna;
 
 import com.google.auto.service.AutoService;
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
@@ -38,9 +39,9 @@ public final class JnaBackend extends LoadingBackend {
       return failure.getMessage();
     }
     if (failure instanceof NoClassDefFoundError && String.valueOf(failure.getMessage()).startsWith("com/sun/jna/")) {
-      return "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: " + describe(failure);
+      return "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: " + Diagnostics.causes(failure);
     }
-    return "JNA or its native library failed to load: " + describe(failure);
+    return "JNA or its native library failed to load: " + Diagnostics.causes(failure);
   }
 
   /**
@@ -53,16 +54,5 @@ public final class JnaBackend extends LoadingBackend {
     } catch (ClassNotFoundException | LinkageError e) {
       return JnaBackend.class.getModule();
     }
-  }
-
-  private static String describe(Throwable t) {
-    StringBuilder text = new StringBuilder();
-    for (Throwable cause = t; cause != null && text.length() < 1000; cause = cause.getCause()) {
-      if (text.length() > 0) {
-        text.append(" <- ");
-      }
-      text.append(cause);
-    }
-    return text.toString();
   }
 }

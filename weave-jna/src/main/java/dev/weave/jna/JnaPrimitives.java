@@ -6,8 +6,10 @@ import com.sun.jna.Function;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -20,8 +22,12 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>JNA attaches a dying thread to the JVM for the callback and detaches it again right after
  * (its default without a {@code CallbackThreadInitializer}), so the thread count stays level with
- * no trick. The per-thread data that JNA keeps for that call is freed by JNA's own pthread key,
- * which glibc visits again because it was set during the destructor pass.
+ * no trick; a thread that is still attached when the callback begins JNA leaves attached. The
+ * per-thread data that JNA keeps for its calls is freed by JNA's own pthread key, which glibc
+ * visits again because it was set during the destructor pass. That key's destructor also detaches
+ * a thread that is still attached by someone else (a {@code weave.h} thread, say) when it exits:
+ * JNA does that to every thread that made a JNA call, with weave or without, and weave leaves it
+ * so rather than write into JNA's private per-thread memory.
  *
  * <p>Assumes LP64 (the constructor checks it): {@code void*} and {@code size_t} are passed as Java
  * {@code long}.
@@ -87,6 +93,15 @@ public final class JnaPrimitives implements NativePrimitives {
     ADDRESS_ZERO.setLong(address, value);
   }
 
+  /** A JNI {@code NewDirectByteBuffer} over the memory: one JNI call, then plain Java reads. */
+  @Override
+  public ByteBuffer directBuffer(long address, int bytes) {
+    if (address == 0 || bytes < 0) {
+      throw new IllegalArgumentException("directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
+    }
+    return ADDRESS_ZERO.getByteBuffer(address, bytes);
+  }
+
   @Override
   public long freeFunction() {
     return FREE_FUNCTION;
@@ -95,7 +110,7 @@ public final class JnaPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     int[] key = new int[1];
-    check(Libc.pthread_key_create(key, destructorFunction), "pthread_key_create");
+    Diagnostics.check(Libc.pthread_key_create(key, destructorFunction), "pthread_key_create");
     return Integer.toUnsignedLong(key[0]);
   }
 
@@ -119,24 +134,18 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public void setKey(long key, long value) {
-    check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
+    Diagnostics.check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
   }
 
   @Override
   public void deleteKey(long key) {
-    check(Libc.pthread_key_delete((int) key), "pthread_key_delete");
+    Diagnostics.check(Libc.pthread_key_delete((int) key), "pthread_key_delete");
   }
 
   @Override
   public void callDestructor(long function, long argument) {
     functions.computeIfAbsent(function, address -> Function.getFunction(new Pointer(address)))
         .invoke(Void.class, new Object[] {argument});
-  }
-
-  private static void check(int error, String function) {
-    if (error != 0) {
-      throw new IllegalStateException(function + " failed with error " + error);
-    }
   }
 
   /** libc, bound with JNA's direct mapping: pointers and sizes as {@code long}. */

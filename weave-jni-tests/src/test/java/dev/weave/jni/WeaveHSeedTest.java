@@ -125,6 +125,16 @@ class WeaveHSeedTest {
     nodes.add(test(backend, "re-attach: slot registrations made from Java in both attachments run at the C thread's death,"
         + " in order, with the values at death; unregister from the second attachment finds the first's",
         () -> reattachSlotRegistrations(backend)));
+    nodes.add(test(backend, "attached at exit: a C thread that attached itself (named) and is still attached when it exits"
+        + " stays attached until its own detach in glibc's last pass (jna: JNA's key detaches it); no thread is left",
+        () -> AttachmentAtExit.staysAttached(backend, WeaveJni.EXIT_STAYS_ATTACHED)));
+    nodes.add(test(backend, "attached at exit: a C thread still attached as an unnamed daemon (as an FFM upcall attaches)"
+        + " stays attached until its own detach; no thread is left",
+        () -> AttachmentAtExit.staysAttached(backend, WeaveJni.EXIT_STAYS_ATTACHED_DAEMON)));
+    nodes.add(test(backend, "attached at exit: a C thread that detached before exiting is attached for the walker and"
+        + " detached again; no thread is left", AttachmentAtExit::detachedBeforeExit));
+    nodes.add(test(backend, "attached at exit: a walker first reached in glibc's 4th and last destructor pass still"
+        + " detaches the attachment it needed; no thread is left", AttachmentAtExit::walkerInTheLastPass));
     return nodes.stream();
   }
 

@@ -126,4 +126,30 @@ final class WeaveJni {
 
   /** Records a call (for a Java destructor) in {@link #reattachInCThread}'s list. */
   static native void reattachRecord(int which, long value);
+
+  // dieAttached's modes, as in the C file.
+  /** The C thread attaches itself, with a name, and is still attached when it exits. */
+  static final int EXIT_STAYS_ATTACHED = 0;
+  /** The C thread attaches itself as an unnamed daemon (as an FFM upcall does) and stays attached. */
+  static final int EXIT_STAYS_ATTACHED_DAEMON = 1;
+  /** The C thread detaches itself before it exits: the walker needs an attachment of its own. */
+  static final int EXIT_DETACHED = 2;
+  /** The C thread registers from its own key's destructor, so the walker first runs in glibc's pass 4. */
+  static final int EXIT_REGISTERED_IN_PASS_4 = 3;
+
+  /** The name the C threads of {@link #dieAttached} attach with (except as unnamed daemons). */
+  static final String EXIT_THREAD_NAME = "weave-jni-exit";
+
+  /**
+   * Starts {@code threads} C threads that register a native destructor through weave.h in the
+   * given mode, and joins them in C: every key destructor of theirs has run when it returns. Each
+   * has a pthread key of its own, set again in each of its calls so that it is called in each of
+   * glibc's 4 passes; in the stays-attached modes its 4th call checks that the thread is still
+   * attached (weave did not detach it) and then detaches it, as the thread's own code would.
+   *
+   * @return {@code "N threads: destructors ran on D"}, then {@code ", still attached at their own
+   *     detach on A"} in the stays-attached modes, {@code ", in glibc's pass 4 on P"} for {@link
+   *     #EXIT_REGISTERED_IN_PASS_4}; throws AssertionError if a thread could not do its part
+   */
+  static native String dieAttached(int mode, int threads);
 }

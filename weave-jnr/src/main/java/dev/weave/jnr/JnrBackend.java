@@ -1,6 +1,7 @@
 package dev.weave.jnr;
 
 import com.google.auto.service.AutoService;
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
@@ -45,28 +46,18 @@ public final class JnrBackend extends LoadingBackend {
   }
 
   /**
-   * The innermost cause, which says what failed (an ExceptionInInitializerError says nothing), on
-   * one line: jffi puts whole stack traces into its messages.
+   * The failure on one line (jffi puts whole stack traces into its messages), with a hint when
+   * jffi's native library is missing.
    */
   static String describe(Throwable e) {
-    Throwable cause = e;
-    while (cause.getCause() != null && cause.getCause() != cause) {
-      cause = cause.getCause();
-    }
-    String name = cause.getClass().getName();
-    String message = String.valueOf(cause.getMessage()).strip();
-    // jffi wraps an UnsatisfiedLinkError's text in new ones: "java.lang.UnsatisfiedLinkError: ..." again
-    while (message.startsWith(name + ": ")) {
-      message = message.substring(name.length() + 2).strip();
-    }
-    int newline = message.indexOf('\n');
-    if (newline >= 0) {
-      message = message.substring(0, newline).strip();
+    Throwable innermost = e;
+    for (int depth = 0; depth < 100 && innermost.getCause() != null; depth++) { // bounded: causes may cycle
+      innermost = innermost.getCause();
     }
     String hint =
-        cause instanceof UnsatisfiedLinkError
+        innermost instanceof UnsatisfiedLinkError
             ? " (is com.github.jnr:jffi with classifier native, which holds jffi's library for each OS and CPU, on the class path?)"
             : "";
-    return cause.getClass().getSimpleName() + ": " + message + hint;
+    return Diagnostics.causes(e) + hint;
   }
 }

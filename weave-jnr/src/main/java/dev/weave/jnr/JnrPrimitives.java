@@ -3,11 +3,14 @@ package dev.weave.jnr;
 import com.kenai.jffi.CallContext;
 import com.kenai.jffi.CallingConvention;
 import com.kenai.jffi.Invoker;
+import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
 import dev.weave.jnr.Bindings.KeyDestructor;
 import dev.weave.jnr.Bindings.LibC;
+import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.ThreadDeathHandler;
+import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -93,6 +96,18 @@ public final class JnrPrimitives implements NativePrimitives {
     MEMORY.putLong(address, value);
   }
 
+  /**
+   * A JNI {@code NewDirectByteBuffer} over the memory (jffi's {@code Foreign}, whichever memory
+   * accessor jffi uses): one JNI call, then plain Java reads.
+   */
+  @Override
+  public ByteBuffer directBuffer(long address, int bytes) {
+    if (address == 0 || bytes < 0) {
+      throw new IllegalArgumentException("directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
+    }
+    return MemoryIO.getInstance().newDirectByteBuffer(address, bytes);
+  }
+
   @Override
   public long freeFunction() {
     return FREE_FUNCTION;
@@ -101,7 +116,7 @@ public final class JnrPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     IntByReference key = new IntByReference();
-    check(LIBC.pthread_key_create(key, destructorFunction), "pthread_key_create");
+    Diagnostics.check(LIBC.pthread_key_create(key, destructorFunction), "pthread_key_create");
     return Integer.toUnsignedLong(key.intValue());
   }
 
@@ -121,12 +136,12 @@ public final class JnrPrimitives implements NativePrimitives {
 
   @Override
   public void setKey(long key, long value) {
-    check(LIBC.pthread_setspecific((int) key, value), "pthread_setspecific");
+    Diagnostics.check(LIBC.pthread_setspecific((int) key, value), "pthread_setspecific");
   }
 
   @Override
   public void deleteKey(long key) {
-    check(LIBC.pthread_key_delete((int) key), "pthread_key_delete");
+    Diagnostics.check(LIBC.pthread_key_delete((int) key), "pthread_key_delete");
   }
 
   @Override
@@ -166,7 +181,7 @@ public final class JnrPrimitives implements NativePrimitives {
     }
     System.setProperty(UNSAFE_DISABLED, "true");
     try {
-      com.kenai.jffi.MemoryIO.getInstance();
+      MemoryIO.getInstance();
     } finally {
       System.clearProperty(UNSAFE_DISABLED);
     }
@@ -190,11 +205,5 @@ public final class JnrPrimitives implements NativePrimitives {
       throw new UnsatisfiedLinkError("no symbol " + name + ": " + com.kenai.jffi.Library.getLastError());
     }
     return address;
-  }
-
-  private static void check(int error, String function) {
-    if (error != 0) {
-      throw new IllegalStateException(function + " failed with error " + error);
-    }
   }
 }

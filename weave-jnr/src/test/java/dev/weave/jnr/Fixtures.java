@@ -9,10 +9,13 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.IntSupplier;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
@@ -103,26 +106,73 @@ final class Fixtures {
     return ManagementFactory.getThreadMXBean().getThreadCount();
   }
 
-  /** OS threads of this process, whether the JVM knows them or not. */
-  static int osThreads() {
-    try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-      return (int) tasks.count();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
+  /** The JVM's threads now, to compare with {@link #awaitNoJvmThreadLeft} later. */
+  static Set<Thread> jvmThreadSet() {
+    return Set.copyOf(Thread.getAllStackTraces().keySet());
   }
 
-  /** Polls until {@code count} is at most {@code expected}, or fails at the deadline. */
-  static int awaitAtMost(IntSupplier count, int expected, String what) {
+  /**
+   * Waits until no thread whose name matches {@code left} is alive that was not in {@code before},
+   * failing at the deadline with their names. Only threads this work could leave are looked at:
+   * the JVM's housekeeping threads may start or end meanwhile.
+   *
+   * @return how many there were when the wait began
+   */
+  static int awaitNoJvmThreadLeft(Set<Thread> before, Pattern left, String what) {
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
-    int now;
-    while ((now = count.getAsInt()) > expected) {
+    int first = -1;
+    List<String> alive;
+    while (!(alive = newThreads(before, left)).isEmpty()) {
+      first = first < 0 ? alive.size() : first;
       if (System.nanoTime() - deadline > 0) {
-        fail(what + " stayed at " + now + ", expected " + expected + " within " + TIMEOUT);
+        fail(what + ": " + alive.size() + " still alive after " + TIMEOUT + ": " + alive);
       }
       LockSupport.parkNanos(1_000_000);
     }
-    return now;
+    return Math.max(first, 0);
+  }
+
+  private static List<String> newThreads(Set<Thread> before, Pattern left) {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> !before.contains(t) && left.matcher(t.getName()).matches())
+        .map(Thread::getName)
+        .sorted()
+        .collect(Collectors.toList());
+  }
+
+  /**
+   * OS threads of this process whose name starts with {@code prefix}, whether the JVM knows them or
+   * not: the JVM names a thread it starts after its Java name, cut to 15 bytes, so a prefix of up to
+   * 15 characters finds them until they have exited, key destructors included.
+   */
+  static int osThreadsNamed(String prefix) {
+    int count = 0;
+    try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+      for (Path task : (Iterable<Path>) tasks::iterator) {
+        try {
+          if (Files.readString(task.resolve("comm")).startsWith(prefix)) {
+            count++;
+          }
+        } catch (IOException exited) {
+          // gone between the listing and the read
+        }
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    return count;
+  }
+
+  /** Polls until no OS thread is named with {@code prefix}, or fails at the deadline. */
+  static void awaitNoOsThreadNamed(String prefix, String what) {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    int now;
+    while ((now = osThreadsNamed(prefix)) > 0) {
+      if (System.nanoTime() - deadline > 0) {
+        fail(what + ": " + now + " OS thread(s) named " + prefix + "... still exist after " + TIMEOUT);
+      }
+      LockSupport.parkNanos(1_000_000);
+    }
   }
 
   /** Runs {@code body} on a new platform thread and joins it; rethrows what it threw. */

@@ -1,8 +1,11 @@
 package dev.weave.jnr;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -29,6 +32,52 @@ class JnrPrimitivesTest {
       primitives.callDestructor(Fixtures.SEM_POST, semaphore.address);
       assertEquals(2, semaphore.value());
     }
+  }
+
+  /** Issue 13 §3: the engine may read and write cells through the view instead of getWord/putWord. */
+  @Test
+  void aDirectBufferViewReadsAndWritesTheSameWordsAsGetWordAndPutWord() {
+    int words = 16;
+    long memory = primitives.allocateZeroed(words * Long.BYTES);
+    try {
+      ByteBuffer view = primitives.directBuffer(memory, words * Long.BYTES).order(ByteOrder.nativeOrder());
+      assertTrue(view.isDirect());
+      assertEquals(words * Long.BYTES, view.capacity());
+      for (int i = 0; i < words; i++) {
+        assertEquals(0, view.getLong(i * Long.BYTES), "calloc'd word " + i);
+        primitives.putWord(memory + i * Long.BYTES, word(i));
+      }
+      for (int i = 0; i < words; i++) {
+        assertEquals(word(i), view.getLong(i * Long.BYTES), "word " + i + " written with putWord");
+        view.putLong(i * Long.BYTES, ~word(i));
+      }
+      for (int i = 0; i < words; i++) {
+        assertEquals(~word(i), primitives.getWord(memory + i * Long.BYTES), "word " + i + " written through the view");
+      }
+      ByteBuffer second = primitives.directBuffer(memory + Long.BYTES, Long.BYTES).order(ByteOrder.nativeOrder());
+      assertEquals(~word(1), second.getLong(0), "a view at an offset");
+    } finally {
+      primitives.free(memory); // the views own nothing: this is the only free
+    }
+    assertThrows(IllegalArgumentException.class, () -> primitives.directBuffer(0, 8));
+    assertThrows(IllegalArgumentException.class, () -> primitives.directBuffer(memory, -1));
+  }
+
+  /** The view must not bring jffi's Unsafe accessor in where it was kept out. */
+  @Test
+  void aDirectBufferLeavesJffisMemoryAccessorAsItWas() {
+    String before = com.kenai.jffi.MemoryIO.getInstance().getClass().getName();
+    long memory = primitives.allocateZeroed(Long.BYTES);
+    try {
+      primitives.directBuffer(memory, Long.BYTES);
+    } finally {
+      primitives.free(memory);
+    }
+    assertEquals(before, com.kenai.jffi.MemoryIO.getInstance().getClass().getName());
+  }
+
+  private static long word(int i) {
+    return 0x0123_4567_89ab_cdefL * (i + 1);
   }
 
   @Test
@@ -61,7 +110,6 @@ class JnrPrimitivesTest {
   /** What the engine's shutdown hook relies on: glibc calls no destructor of a deleted key. */
   @Test
   void aDeletedKeyCallsNothing() throws Exception {
-    int osBefore = Fixtures.osThreads();
     AtomicInteger deletedCalls = new AtomicInteger();
     CountDownLatch sentinel = new CountDownLatch(1);
     long deleted = primitives.createKey(value -> deletedCalls.incrementAndGet());
@@ -79,14 +127,16 @@ class JnrPrimitivesTest {
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
-            });
+            },
+            "jnr-deleted-key");
     thread.start();
     Fixtures.await(set, "the keys' values");
     primitives.deleteKey(deleted);
     release.countDown();
     thread.join();
     Fixtures.await(sentinel, "the kept key's callback");
-    Fixtures.awaitAtMost(Fixtures::osThreads, osBefore, "the OS thread count");
+    // The OS thread gone: its key destructors, the deleted key's included, are all past.
+    Fixtures.awaitNoOsThreadNamed("jnr-deleted-key", "the thread with the deleted key");
     assertEquals(0, deletedCalls.get(), "a deleted key's callback ran");
   }
 }
