@@ -570,8 +570,8 @@ public final class BrokenBackends {
       }
       NativePrimitives ffm =
           (NativePrimitives) Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
-      long realDetachKey = field(ffm, "detachKey").getLong(ffm);
       long javaVm = field(ffm, "javaVm").getLong(ffm);
+      long realDetachKey = ffm.createKey(field(ffm, "detachCurrentThread").getLong(ffm));
       field(ffm, "detachKey").setLong(ffm, ffm.createKey(0)); // what the walker sets from now on: no destructor
       ThreadLocal<boolean[]> ranJava = ThreadLocal.withInitial(() -> new boolean[1]);
       NativePrimitives primitives = new ForwardingPrimitives(ffm) {
