@@ -10,7 +10,10 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The runner, {@link Main}: its table, its last line, its exit status, its one-line errors. */
+/**
+ * The runner, {@link Main}: its progress lines, its table, its last line, its exit status, its
+ * one-line errors, and a crash reported as the failure of the case that crashed.
+ */
 class MainTest {
   /** What one run printed and returned. */
   record Run(int status, String out, String err) {
@@ -35,48 +38,81 @@ class MainTest {
     return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
+  /** The lines of the table: from its header to the blank line under it. */
+  static List<String> table(Run run) {
+    List<String> lines = run.lines();
+    int header = lines.indexOf(lines.stream().filter(line -> line.startsWith("case ")).findFirst().orElseThrow());
+    int end = header;
+    while (end < lines.size() && !lines.get(end).isEmpty()) {
+      end++;
+    }
+    return lines.subList(header, end);
+  }
+
   @Test
-  void passingRunPrintsTheTableAndEndsWithTheCounts() {
-    Run run = run("--backend", "jna", "--case", "seed [17]:");
+  void passingRunPrintsProgressThenTheTableAndEndsWithTheCounts() {
+    Run run = run("--backend", "jna", "--case", "^seed[17]-(java|native)$");
     assertThat(run.status()).as(run.out()).isZero();
     assertThat(run.err()).isEmpty();
     List<String> lines = run.lines();
-    assertThat(lines.get(0)).matches("case +\\| jna *");
-    assertThat(lines.get(1)).matches("-+");
-    assertThat(lines.subList(2, 6)).allSatisfy(line -> assertThat(line).matches("seed [17]: .* \\| pass \\d+ ms *"));
-    assertThat(lines).filteredOn(line -> line.startsWith("seed ")).hasSize(4); // [java] and [native] each
+    assertThat(lines.get(0)).isEqualTo("jna: 4 cases started");
+    assertThat(lines.get(1)).matches("jna: 4 cases finished in \\d+\\.\\d s: 4 passed, 0 failed, 0 skipped");
+    assertThat(lines.get(2)).isEmpty();
+    List<String> table = table(run);
+    assertThat(table.get(0)).matches("case +\\| jna *");
+    assertThat(table.get(1)).matches("-+");
+    assertThat(table.subList(2, table.size())).hasSize(4)
+        .allSatisfy(line -> assertThat(line).matches("seed[17]-(java|native): seed [17]: .* \\| pass \\d+ ms *"));
     assertThat(run.lastLine()).isEqualTo("4 passed, 0 failed");
   }
 
   @Test
   void equalsFormsOfTheOptionsWorkToo() {
-    Run run = run("--backend=jna", "--case=seed 3:");
+    Run run = run("--backend=jna", "--case=^seed3-");
     assertThat(run.status()).isZero();
-    assertThat(run.lastLine()).isEqualTo("2 passed, 0 failed");
+    assertThat(run.lastLine()).isEqualTo("3 passed, 0 failed");
   }
 
   @Test
-  void failingRunMarksTheCellsGivesTheReasonsAndExitsOne() {
-    Run run = run("--backend", "broken-stale-value", "--case", "^2 at death");
+  void failingRunMarksTheCellsGivesTheReasonsWithTheRuleAndExitsOne() {
+    Run run = run("--backend", "broken-stale-value", "--case", "^r02-order-");
     assertThat(run.status()).isEqualTo(1);
+    assertThat(run.lines().get(1)).matches("broken-stale-value: 2 cases finished in \\d+\\.\\d s: 1 passed, 1 failed, 0 skipped");
+    List<String> table = table(run);
+    assertThat(table).anySatisfy(line -> assertThat(line).matches("r02-order-java: .* \\| FAIL \\d+ ms *"));
+    assertThat(table).anySatisfy(line -> assertThat(line).matches("r02-order-native: .* \\| pass \\d+ ms *"));
+    // the reason is under the table, after the FAIL line that names backend and case: rule, case, what, link
     List<String> lines = run.lines();
-    assertThat(lines).anySatisfy(line -> assertThat(line).matches("2 at death, .* \\[java\\] +\\| FAIL \\d+ ms *"));
-    assertThat(lines).anySatisfy(line -> assertThat(line).matches("2 at death, .* \\[native\\] +\\| pass \\d+ ms *"));
-    // the reason is under the table, on the line after the FAIL line that names backend and case
-    int fail = lines.indexOf("FAIL broken-stale-value / 2 at death, in order, with each variable's value at call time [java]:");
-    assertThat(fail).as(run.out()).isGreaterThan(2);
-    assertThat(lines.get(fail + 1)).startsWith("    ").contains("b2=20");
+    int fail = lines.indexOf(lines.stream().filter(line -> line.startsWith("FAIL broken-stale-value / r02-order-java: ")).findFirst().orElseThrow());
+    assertThat(lines.get(fail + 1)).startsWith("    rule 2 (At death, in order), case r02-order-java: ").contains("b2=2");
+    assertThat(lines.get(fail + 2)).isEqualTo("    The rule: https://github.com/weave-dev/weave/blob/main/docs/SPEC.md#rule-2-at-death-in-order");
     assertThat(run.lastLine()).isEqualTo("1 passed, 1 failed");
+  }
+
+  @Test
+  void crashIsTheFailureOfItsCaseAndTheRunGoesOn() {
+    Run run = run("--backend", "broken-null-to-native", "--case", "^(seed1-java|seed1-native|r02-order-java)$");
+    assertThat(run.status()).isEqualTo(1);
+    List<String> table = table(run);
+    assertThat(table).hasSize(5);
+    assertThat(table.get(2)).matches("seed1-java: .* \\| pass \\d+ ms *");
+    assertThat(table.get(3)).matches("seed1-native: .* \\| FAIL \\d+ ms *");
+    assertThat(table.get(4)).matches("r02-order-java: .* \\| pass \\d+ ms *"); // in a new child JVM
+    List<String> lines = run.lines();
+    int fail = lines.indexOf(lines.stream().filter(line -> line.startsWith("FAIL broken-null-to-native / seed1-native: ")).findFirst().orElseThrow());
+    assertThat(lines.get(fail + 1)).startsWith("    rule 2 (At death, in order), case seed1-native: crashed: SIGSEGV in sem_post");
+    assertThat(lines.subList(fail + 1, lines.size())).anySatisfy(line -> assertThat(line).contains("the JVM's fatal error log: ").contains("hs_err_pid"));
+    assertThat(run.lastLine()).isEqualTo("2 passed, 1 failed");
   }
 
   @Test
   void skippedCasesAreCountedAboveTheLastLine() {
     // on Java 17 the virtual-thread case is skipped; elsewhere this just passes
-    Run run = run("--backend", "jnr", "--case", "^9 virtual");
+    Run run = run("--backend", "jnr", "--case", "^r09-virtual");
     assertThat(run.status()).isZero();
     assertThat(run.lastLine()).isIn("1 passed, 0 failed", "0 passed, 0 failed");
     if (run.lastLine().startsWith("0")) {
-      assertThat(run.out()).contains("skipped jnr / 9 virtual").contains("1 skipped");
+      assertThat(run.out()).contains("skipped jnr / r09-virtual").contains("1 skipped");
     }
   }
 
@@ -103,7 +139,7 @@ class MainTest {
     assertThat(run.status()).isEqualTo(2);
     assertThat(run.out()).isEmpty();
     assertOneLine(run.err());
-    assertThat(run.err()).startsWith("weave-tck: no case matches 'no case is called this'");
+    assertThat(run.err()).startsWith("weave-tck: no case id matches 'no case is called this'");
   }
 
   @Test

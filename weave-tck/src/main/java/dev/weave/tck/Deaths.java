@@ -7,7 +7,10 @@ import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -22,10 +25,8 @@ import java.util.concurrent.locks.LockSupport;
  * signal is what is waited for.
  */
 final class Deaths {
-  /** System property: seconds to wait for a thread's destructors (and other events); 20 unless set. */
-  static final String TIMEOUT_PROPERTY = "weave.tck.timeoutSeconds";
 
-  static final Duration TIMEOUT = Duration.ofSeconds(Long.getLong(TIMEOUT_PROPERTY, 20));
+  static final Duration TIMEOUT = Duration.ofSeconds(Long.getLong(WeaveTckTest.TIMEOUT_SECONDS, 20));
 
   /** How long {@link #awaitLiveThreadsAtMost} waits for the thread count to go down at all. */
   static final Duration STALL = Duration.ofSeconds(5);
@@ -75,6 +76,64 @@ final class Deaths {
           exited
               ? "the native sentinel, registered last, did not run, and the thread has exited"
               : "the thread's native destructors did not run within " + TIMEOUT);
+    }
+  }
+
+  /**
+   * Runs {@code body} on {@code count} new platform threads at once (they start together and die
+   * together), and checks that each one's sentinel, registered after the body's registrations, ran:
+   * a native one ({@code sem_post}) if {@code nativeSentinel}, else a Java one.
+   */
+  static void dieTogether(DestructorRegistry registry, int count, boolean nativeSentinel, Body body) {
+    CountDownLatch javaSentinels = new CountDownLatch(count);
+    CyclicBarrier together = new CyclicBarrier(count);
+    try (ThreadLocalSlot sentinel = registry.newSlot();
+        NativeFixtures.Semaphore nativeSentinels = new NativeFixtures.Semaphore()) {
+      List<AtomicLong> osThreads = new ArrayList<>();
+      List<Thread> threads = new ArrayList<>();
+      AtomicReference<Throwable> failure = new AtomicReference<>();
+      for (int i = 0; i < count; i++) {
+        AtomicLong osThread = new AtomicLong();
+        osThreads.add(osThread);
+        Thread thread =
+            new Thread(
+                () -> {
+                  try {
+                    osThread.set(NativeFixtures.osThreadId());
+                    together.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                    body.run();
+                    if (nativeSentinel) {
+                      sentinel.set(nativeSentinels.address());
+                      registry.registerNative(sentinel, NativeFixtures.SEM_POST);
+                    } else {
+                      registry.register(sentinel, value -> javaSentinels.countDown());
+                    }
+                  } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                  }
+                },
+                "weave-tck-dying-" + i);
+        threads.add(thread);
+      }
+      threads.forEach(Thread::start);
+      boolean allExited = true;
+      for (int i = 0; i < count; i++) {
+        join(threads.get(i));
+        boolean exited = NativeFixtures.awaitThreadExit(osThreads.get(i).get(), TIMEOUT);
+        if (!exited && NativeFixtures.canSeeThreads()) {
+          fail(threads.get(i).getName() + " (OS thread " + osThreads.get(i).get() + ") did not exit within " + TIMEOUT + ": its destructors did not return");
+        }
+        allExited &= exited;
+      }
+      rethrow(failure.get());
+      if (nativeSentinel) {
+        for (int i = 0; i < count; i++) {
+          assertTrue(nativeSentinels.await(allExited ? Duration.ZERO : TIMEOUT),
+              "native sentinel " + (i + 1) + " of " + count + ", registered last on its thread, did not run");
+        }
+      } else {
+        await(javaSentinels, "the destructors of " + count + " threads that died together", allExited);
+      }
     }
   }
 

@@ -16,11 +16,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * The program a child JVM runs for the JVM-exit cases. {@code ExitProbe BACKEND main-returns}
- * registers Java and native destructors on the main thread and returns from {@code main}, so the
- * launcher's thread dies after the JVM is destroyed. {@code ExitProbe BACKEND exit-race THREADS}
- * calls {@code System.exit(0)} while that many threads register destructors and die. Neither may
- * crash or print anything. {@link #runInChildJvm} runs it.
+ * The program a child JVM runs for the JVM-exit cases (rule 10). {@code ExitProbe BACKEND
+ * main-returns} registers Java and native destructors on the main thread and returns from {@code
+ * main}, so the launcher's thread dies after the JVM is destroyed. {@code ExitProbe BACKEND
+ * exit-race THREADS} calls {@code System.exit(0)} while that many threads register destructors and
+ * die. {@code ExitProbe BACKEND alive-at-exit} calls {@code System.exit(0)} while a thread that
+ * registered destructors is still alive. None may crash or print anything. The main thread's and
+ * the live thread's registrations include {@code unlink} of the file {@value #MARKER} in the
+ * working directory, and a Java destructor that prints: threads alive at exit run no destructor,
+ * so the file must still be there and nothing printed. {@link #runInChildJvm} runs it.
  */
 public final class ExitProbe {
   private ExitProbe() {}
@@ -31,22 +35,37 @@ public final class ExitProbe {
    * @param exitCode its exit status, or -1 if it had to be killed after the timeout
    * @param output what it printed on standard output and standard error, together
    * @param crashFiles the {@code hs_err_pid*} files it left
+   * @param markerLeft whether the file {@value #MARKER} that the probe made is still there
+   * @param crash what the first {@code hs_err} file says (signal, frame, native frames, its path,
+   *     kept under {@value WeaveTckTest#CRASH_DIRECTORY}), or empty
    */
-  public record Outcome(int exitCode, String output, List<String> crashFiles) {}
+  public record Outcome(int exitCode, String output, List<String> crashFiles, boolean markerLeft, String crash) {}
+
+  /** The file a probe makes and registers {@code unlink} of, as a native destructor that must not run. */
+  public static final String MARKER = "weave-exit-probe.marker";
 
   /**
    * Runs {@code ExitProbe BACKEND ARGUMENTS...} in a child JVM like this one (the same {@code
-   * java}, the same class path), in a temporary directory that is deleted afterwards.
+   * java}, the same class path, the same {@code weave.*} properties), in a temporary directory that
+   * is deleted afterwards unless the child crashed.
    *
    * @param timeout how long the child may take; then it is killed and the exit code is -1
    */
   public static Outcome runInChildJvm(String backend, Duration timeout, String... arguments)
       throws IOException, InterruptedException {
-    Path directory = Files.createTempDirectory("weave-exit");
+    Path parent = Path.of(System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
+    Files.createDirectories(parent);
+    Path directory = Files.createTempDirectory(parent, "weave-exit-");
+    boolean crashed = false;
     try {
       List<String> command = new ArrayList<>();
       command.add(javaExecutable());
       command.add("--enable-native-access=ALL-UNNAMED");
+      for (java.util.Map.Entry<Object, Object> property : System.getProperties().entrySet()) {
+        if (String.valueOf(property.getKey()).startsWith("weave.")) { // checked mode, for one
+          command.add("-D" + property.getKey() + "=" + property.getValue());
+        }
+      }
       command.add("-XX:ErrorFile=" + directory.resolve("hs_err_pid%p.log"));
       command.add("-cp");
       command.add(absoluteClassPath());
@@ -74,10 +93,15 @@ public final class ExitProbe {
       try (Stream<Path> files = Files.list(directory)) {
         crashFiles = files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("hs_err")).sorted().toList();
       }
-      return new Outcome(exitCode, Files.readString(output, StandardCharsets.UTF_8) + killed, crashFiles);
+      boolean markerLeft = Files.exists(directory.resolve(MARKER));
+      crashed = !crashFiles.isEmpty();
+      String crash = crashed ? CrashReport.describe(directory.resolve(crashFiles.get(0))) : "";
+      return new Outcome(exitCode, Files.readString(output, StandardCharsets.UTF_8) + killed, crashFiles, markerLeft, crash);
     } finally {
-      try (Stream<Path> files = Files.walk(directory)) {
-        files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+      if (!crashed) {
+        try (Stream<Path> files = Files.walk(directory)) {
+          files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+        }
       }
     }
   }
@@ -101,10 +125,21 @@ public final class ExitProbe {
   public static void main(String[] args) throws Exception {
     DestructorRegistry registry = Weave.registry(args[0]);
     ThreadLocalSlot slot = registry.newSlot();
+    ThreadLocalSlot marker = registry.newSlot();
     NativeFixtures.Semaphore semaphore = new NativeFixtures.Semaphore();
+    Files.createFile(Path.of(MARKER));
+    // the C string lives as long as the JVM: a destructor that runs too late still finds it
+    com.sun.jna.Memory markerPath = new com.sun.jna.Memory(MARKER.length() + 1);
+    markerPath.setString(0, MARKER, "US-ASCII");
+    Runnable registerMarker = () -> {
+      marker.set(com.sun.jna.Pointer.nativeValue(markerPath));
+      registry.registerNative(marker, NativeFixtures.UNLINK);
+      registry.register(marker, value -> System.out.println("weave ran a Java destructor of a thread alive at exit"));
+    };
     switch (args[1]) {
       case "main-returns":
         register(registry, slot, semaphore);
+        registerMarker.run();
         Thread dying = new Thread(() -> register(registry, slot, semaphore));
         dying.start();
         dying.join();
@@ -114,6 +149,21 @@ public final class ExitProbe {
         for (int i = 0; i < threads; i++) {
           new Thread(() -> register(registry, slot, semaphore)).start();
         }
+        System.exit(0);
+        return;
+      case "alive-at-exit":
+        java.util.concurrent.CountDownLatch registered = new java.util.concurrent.CountDownLatch(1);
+        Thread alive = new Thread(() -> {
+          register(registry, slot, semaphore);
+          registerMarker.run();
+          registered.countDown();
+          while (true) {
+            java.util.concurrent.locks.LockSupport.park();
+          }
+        });
+        alive.setDaemon(true);
+        alive.start();
+        registered.await();
         System.exit(0);
         return;
       default:

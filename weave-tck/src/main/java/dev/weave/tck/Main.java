@@ -23,18 +23,19 @@ import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
- * Runs the TCK on the JUnit Platform Launcher and prints a table: a row per case, a column per
- * backend, each cell {@code pass}, {@code FAIL} (with the case's time) or {@code skipped}, and
+ * Runs the TCK on the JUnit Platform Launcher and prints, as it goes, a line when a backend's
+ * cases start and one when they finish (counts and time); then a table: a row per case, a column
+ * per backend, each cell {@code pass}, {@code FAIL} (with the case's time) or {@code skipped}, and
  * {@code unusable} for a backend that cannot load here. Under the table: why each unusable backend
- * is unusable, why each skipped case was skipped, each failure's reason; the last line is {@code N
- * passed, N failed}.
+ * is unusable, why each skipped case was skipped, each failure's reason (which names the rule and
+ * links to it); the last line is {@code N passed, N failed}.
  *
  * <pre>
  * java -cp ... dev.weave.tck.Main [--backend NAME] [--case PATTERN]
  * </pre>
  *
  * {@code --backend} names one discovered backend; {@code --case} is a regular expression that a
- * case's name must contain (case-insensitive). Without them, the {@value WeaveTckTest#BACKEND_FILTER}
+ * case's id must contain (case-insensitive), such as {@code seed} or {@code ^r0[23]-}. Without them, the {@value WeaveTckTest#BACKEND_FILTER}
  * and {@value WeaveTckTest#CASE_FILTER} system properties apply, if set.
  *
  * <p>Exit status: 0 when every case passed, 1 when any failed, 2 for bad arguments (one line on
@@ -111,7 +112,7 @@ public final class Main {
         return 2;
       }
       if (WeaveTckTest.selectedCases(casePattern).isEmpty()) {
-        err.println("weave-tck: no case matches '" + casePattern + "'; list them with --case . and see the first column");
+        err.println("weave-tck: no case id matches '" + casePattern + "'; list them with --case . and see the first column");
         return 2;
       }
     }
@@ -126,7 +127,7 @@ public final class Main {
       err.println("weave-tck: no weave backend to test; " + describe(found));
       return 2;
     }
-    Results results = new Results();
+    Results results = new Results(out, backends, WeaveTckTest.selectedCases(casePattern).size());
     LauncherDiscoveryRequestBuilder request =
         LauncherDiscoveryRequestBuilder.request()
             .selectors(selectClass(WeaveTckTest.class))
@@ -168,6 +169,9 @@ public final class Main {
   private record Outcome(String status, Duration time, String reason) {}
 
   private static final class Results implements TestExecutionListener {
+    private final PrintStream progress;
+    private final Map<String, Backend> backendsByName = new LinkedHashMap<>();
+    private final int caseCount;
     private TestPlan plan;
     private final Map<String, Long> started = new LinkedHashMap<>();
     /** case name, then backend name. */
@@ -177,9 +181,23 @@ public final class Main {
     /** Failures outside any case, such as a backend's container that could not start. */
     private final List<String> containerFailures = new ArrayList<>();
 
+    Results(PrintStream progress, List<Backend> backends, int caseCount) {
+      this.progress = progress;
+      backends.forEach(b -> backendsByName.put(b.name(), b));
+      this.caseCount = caseCount;
+    }
+
     @Override
     public void testPlanExecutionStarted(TestPlan testPlan) {
       plan = testPlan;
+    }
+
+    /** A backend's container: a dynamic container named after a selected backend. */
+    private Backend backendOf(TestIdentifier identifier) {
+      if (!identifier.isContainer() || !identifier.getUniqueId().contains("[dynamic-container:")) {
+        return null;
+      }
+      return backendsByName.get(identifier.getDisplayName());
     }
 
     @Override
@@ -188,6 +206,34 @@ public final class Main {
     @Override
     public void executionStarted(TestIdentifier identifier) {
       started.put(identifier.getUniqueId(), System.nanoTime());
+      Backend backend = backendOf(identifier);
+      if (backend != null && backend.available()) {
+        progress.println(backend.name() + ": " + caseCount + " cases started");
+        progress.flush();
+      }
+    }
+
+    private void backendFinished(Backend backend, TestIdentifier identifier) {
+      if (!backend.available()) {
+        return;
+      }
+      int passed = 0;
+      int failed = 0;
+      int skipped = 0;
+      for (Map<String, Outcome> row : table.values()) {
+        Outcome outcome = row.get(backend.name());
+        if (outcome != null) {
+          switch (outcome.status()) {
+            case "pass" -> passed++;
+            case "FAIL" -> failed++;
+            default -> skipped++;
+          }
+        }
+      }
+      Duration time = Duration.ofNanos(System.nanoTime() - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
+      progress.printf(java.util.Locale.ROOT, "%s: %d cases finished in %.1f s: %d passed, %d failed, %d skipped%n",
+          backend.name(), passed + failed + skipped, time.toMillis() / 1000.0, passed, failed, skipped);
+      progress.flush();
     }
 
     @Override
@@ -197,6 +243,10 @@ public final class Main {
 
     @Override
     public void executionFinished(TestIdentifier identifier, TestExecutionResult result) {
+      Backend backend = backendOf(identifier);
+      if (backend != null) {
+        backendFinished(backend, identifier);
+      }
       if (!identifier.isTest()) {
         if (result.getStatus() == TestExecutionResult.Status.FAILED) {
           containerFailures.add(identifier.getDisplayName() + ":\n" + indent(result.getThrowable().map(Results::reason).orElse("failed")));
@@ -247,11 +297,14 @@ public final class Main {
     int print(PrintStream out, List<Backend> backends, List<TckCase> cases) {
       Map<String, Map<String, Outcome>> rows = new LinkedHashMap<>();
       for (TckCase selected : cases) {
-        rows.put(selected.name(), table.getOrDefault(selected.name(), Map.of()));
+        rows.put(selected.displayName(), table.getOrDefault(selected.displayName(), Map.of()));
+      }
+      if (!backendsByName.isEmpty()) {
+        out.println();
       }
       int caseWidth = "case".length();
       for (String name : rows.keySet()) {
-        caseWidth = Math.max(caseWidth, name.length());
+        caseWidth = Math.min(CASE_COLUMN, Math.max(caseWidth, name.length()));
       }
       int cellWidth = 14;
       StringBuilder header = new StringBuilder(pad("case", caseWidth));
@@ -264,7 +317,7 @@ public final class Main {
       int failed = 0;
       int skipped = 0;
       for (Map.Entry<String, Map<String, Outcome>> row : rows.entrySet()) {
-        StringBuilder line = new StringBuilder(pad(row.getKey(), caseWidth));
+        StringBuilder line = new StringBuilder(pad(abbreviate(row.getKey(), caseWidth), caseWidth));
         for (Backend backend : backends) {
           Outcome outcome = row.getValue().get(backend.name());
           String cell;
@@ -307,6 +360,13 @@ public final class Main {
       }
       out.println(passed + " passed, " + failed + " failed");
       return failed > 0 ? 1 : 0;
+    }
+
+    /** The case column's widest: an id and the start of its title (docs/SPEC.md has them whole). */
+    private static final int CASE_COLUMN = 100;
+
+    private static String abbreviate(String text, int width) {
+      return text.length() <= width ? text : text.substring(0, width - 3) + "...";
     }
 
     private static String millis(Duration time) {

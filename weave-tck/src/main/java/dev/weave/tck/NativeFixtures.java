@@ -21,7 +21,8 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class NativeFixtures {
   private static final NativeLibrary LIBC = NativeLibrary.getInstance("c");
-  private static final int SEM_T_BYTES = 64; // sizeof(sem_t) is 32 on x86-64 and aarch64 glibc
+  /** sizeof(sem_t) is 32 on x86-64 and aarch64 glibc; a block is as big as a sigset_t (128), see {@link #SIGEMPTYSET}. */
+  private static final int SEM_T_BYTES = 128;
   private static final long SYS_GETTID_X86_64 = 186;
   private static final long SYS_GETTID_AARCH64 = 178;
 
@@ -30,6 +31,23 @@ public final class NativeFixtures {
 
   /** {@code int sem_trywait(sem_t*)}, usable as a native destructor that takes one count away. */
   public static final long SEM_TRYWAIT = address("sem_trywait");
+
+  /**
+   * {@code int sigemptyset(sigset_t*)}, usable as a native destructor on a {@link Semaphore}: it
+   * zeroes the 128 bytes at its argument, which leaves a valid semaphore with count 0, and it
+   * returns {@code EINVAL} for NULL instead of crashing. A destructor that a faulty backend calls
+   * with 0 then leaves the count as it was, where {@code sem_post} would bring the JVM down.
+   */
+  public static final long SIGEMPTYSET = address("sigemptyset");
+
+  /** {@code int unlink(const char*)}: a native destructor whose call outlives the JVM (the file is gone). */
+  public static final long UNLINK = address("unlink");
+
+  /** glibc's {@code M_PERTURB} option of {@code mallopt}. */
+  private static final int M_PERTURB = -6;
+
+  /** The byte glibc fills freed memory with once {@link #perturbFreedMemory()} has run. */
+  public static final int PERTURB_BYTE = 0xA5;
 
   private NativeFixtures() {}
 
@@ -41,7 +59,7 @@ public final class NativeFixtures {
   /**
    * Semaphores' memory is never freed: a backend that runs a destructor late, after the case that
    * registered it is over (a broken one may), must find a semaphore there, not freed memory. It is
-   * 64 bytes a semaphore, a few hundred of them in a run of the TCK.
+   * 128 bytes a semaphore and 8 a {@link Word}, a few hundred of them in a run of the TCK.
    */
   private static final List<Memory> RETIRED = new ArrayList<>();
 
@@ -50,6 +68,7 @@ public final class NativeFixtures {
     private final Memory memory = new Memory(SEM_T_BYTES);
 
     public Semaphore() {
+      memory.clear();
       int error = LIBC.getFunction("sem_init").invokeInt(new Object[] {memory, 0, 0});
       if (error != 0) {
         throw new IllegalStateException("sem_init failed: errno " + Native.getLastError());
@@ -59,6 +78,13 @@ public final class NativeFixtures {
     /** @return the address of the {@code sem_t}, the value a native destructor is passed */
     public long address() {
       return Pointer.nativeValue(memory);
+    }
+
+    /** Adds {@code count} to the semaphore's count, as that many {@code sem_post}s. */
+    public void post(int count) {
+      for (int i = 0; i < count; i++) {
+        LIBC.getFunction("sem_post").invokeInt(new Object[] {memory});
+      }
     }
 
     /** @return the semaphore's count: how many posts minus takes so far */
@@ -92,6 +118,48 @@ public final class NativeFixtures {
     }
 
     /** Keeps the memory valid for good (see {@link NativeFixtures#RETIRED}); no {@code sem_destroy}. */
+    @Override
+    public void close() {
+      synchronized (RETIRED) {
+        RETIRED.add(memory);
+      }
+    }
+  }
+
+  /**
+   * Makes glibc fill every block it frees from now on with {@link #PERTURB_BYTE} ({@code
+   * mallopt(M_PERTURB)}, as {@code MALLOC_PERTURB_} does from the start), so that a cell read
+   * after its memory was freed shows a value nobody set, instead of its old value.
+   */
+  public static void perturbFreedMemory() {
+    LIBC.getFunction("mallopt").invokeInt(new Object[] {M_PERTURB, PERTURB_BYTE});
+  }
+
+  /**
+   * A {@code void*} variable in native memory that the test owns, as the seed's {@code
+   * thread_local void*} variables are: a plain variable, not a slot's cell. {@link #close()}
+   * retires it like a {@link Semaphore}: a faulty backend may read it late.
+   */
+  public static final class Word implements AutoCloseable {
+    private final Memory memory = new Memory(Long.BYTES);
+
+    public Word() {
+      memory.setLong(0, 0);
+    }
+
+    /** @return the variable's address, for {@code registerNative(variable, function)} */
+    public long address() {
+      return Pointer.nativeValue(memory);
+    }
+
+    public long get() {
+      return memory.getLong(0);
+    }
+
+    public void set(long value) {
+      memory.setLong(0, value);
+    }
+
     @Override
     public void close() {
       synchronized (RETIRED) {

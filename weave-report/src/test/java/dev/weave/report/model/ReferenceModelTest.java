@@ -1,10 +1,13 @@
 package dev.weave.report.model;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.quicktheories.QuickTheory.qt;
 
 import dev.weave.Backend;
 import dev.weave.DestructorRegistry;
 import dev.weave.Weave;
+import dev.weave.spi.CheckedPrimitives;
+import dev.weave.spi.Engine;
 import dev.weave.report.BrokenBackends;
 import dev.weave.report.model.Program.Close;
 import dev.weave.report.model.Program.Effect;
@@ -29,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -51,9 +55,11 @@ import org.quicktheories.generators.Generate;
  * program it found, then what the backend did and what the model expected.
  *
  * <p>Programs per backend: the {@value #TRIES_PROPERTY} system property (set from the pom's property
- * of that name), {@value #DEFAULT_TRIES} without it; each is one thread death. The seed is printed
- * (and, on a failure, in QuickTheories' message): {@code -DQT_SEED=n} with the same backend (the
- * {@value #BACKEND_PROPERTY} property) replays a run.
+ * of that name), {@value #DEFAULT_TRIES} without it; each is one thread death. The seed is printed,
+ * and a failure starts with the properties that replay it: {@code -D}{@value #SEED_PROPERTY}{@code
+ * =n} with the same backend ({@value #BACKEND_PROPERTY}). Where the engine runs in checked mode
+ * ({@code -Dweave.checked=true}), it must own exactly the blocks it owned before the programs, with
+ * no violation reported.
  */
 class ReferenceModelTest {
   /**
@@ -61,6 +67,9 @@ class ReferenceModelTest {
    * every usable real backend (not this module's broken ones).
    */
   static final String BACKEND_PROPERTY = "weave.model.backend";
+
+  /** System property: the seed of the generated programs; a run with the same seed and backend makes the same ones. */
+  static final String SEED_PROPERTY = "weave.model.seed";
 
   /** System property: how many programs each backend runs. */
   static final String TRIES_PROPERTY = "weave.model.tries";
@@ -110,10 +119,22 @@ class ReferenceModelTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("backends")
-  void everyBackendDoesWhatTheModelSays(String backend) {
+  void everyBackendDoesWhatTheModelSays(String backend) throws InterruptedException {
     long start = System.nanoTime();
+    Optional<CheckedPrimitives> checker = Weave.registry(backend) instanceof Engine engine ? engine.checked() : Optional.empty();
+    long blocksBefore = checker.map(CheckedPrimitives::liveBlocks).orElse(0L);
+    long violationsBefore = checker.map(CheckedPrimitives::violationCount).orElse(0L);
     Tally tally = check(backend, Integer.getInteger(TRIES_PROPERTY, DEFAULT_TRIES), SHRINK_CYCLES, new ExceptionReporter());
     TALLIES.put(backend, tally);
+    if (checker.isPresent()) {
+      CheckedPrimitives checked = checker.get();
+      assertThat(checked.violations().subList((int) violationsBefore, (int) checked.violationCount()))
+          .as(backend + ": violations reported by checked mode over " + tally.programs + " programs").isEmpty();
+      assertThat(checked.awaitLiveBlocks(blocksBefore, java.time.Duration.ofSeconds(20)))
+          .as(backend + ": the engine owns %d blocks after the programs, %d before them (checked mode: an exact count); %s",
+              checked.liveBlocks(), blocksBefore, checked.describeLiveBlocks())
+          .isTrue();
+    }
     System.out.println("reference model, " + backend + ": " + tally.programs + " programs in "
         + (System.nanoTime() - start) / 1_000_000 + " ms, " + tally);
   }
@@ -130,7 +151,7 @@ class ReferenceModelTest {
   static Tally check(String backend, int tries, int shrinkCycles, Reporter reporter) {
     DestructorRegistry registry = Weave.registry(backend);
     Gen<Program> programs = programs();
-    Tally tally = new Tally(Long.getLong(Configuration.SEED, System.nanoTime()));
+    Tally tally = new Tally(Long.getLong(SEED_PROPERTY, Long.getLong(Configuration.SEED, System.nanoTime())));
     // programs that register in the 4th round make the engine warn about the dropped destructors
     Level level = WEAVE_LOG.getLevel();
     WEAVE_LOG.setLevel(Level.SEVERE);
@@ -148,6 +169,10 @@ class ReferenceModelTest {
               assertTheModelsOutcome(registry, backend, program);
             });
       }
+    } catch (AssertionError failure) {
+      AssertionError replayable = new AssertionError("replay with -D" + SEED_PROPERTY + "=" + tally.seed + " -D"
+          + BACKEND_PROPERTY + "=" + backend + " -D" + TRIES_PROPERTY + "=" + tries + "\n" + failure.getMessage(), failure);
+      throw replayable;
     } finally {
       WEAVE_LOG.setLevel(level);
     }
