@@ -100,9 +100,11 @@ public final class Weave {
   /**
    * Ends the calling thread's weave life early (contract rule 13), for every registry that {@link
    * #registry()} or {@link #registry(String)} has handed out: runs each one's {@link
-   * DestructorRegistry#runDestructors()}, in the order they were first handed out.
+   * DestructorRegistry#runDestructors()}, in the order they were first handed out. One that throws
+   * does not stop the others; the first exception is thrown at the end, the rest suppressed in it.
    *
    * @throws IllegalStateException on a virtual thread, or when called from a destructor
+   * @throws UnsupportedOperationException if a registry does not implement it
    */
   public static void runDestructors() {
     if (isVirtual(Thread.currentThread())) {
@@ -110,8 +112,20 @@ public final class Weave {
           "weave was called from a virtual thread; native thread-local storage belongs to OS threads:"
               + " call it from a platform thread");
     }
+    RuntimeException first = null;
     for (DestructorRegistry registry : IN_USE) {
-      registry.runDestructors();
+      try {
+        registry.runDestructors();
+      } catch (RuntimeException e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
     }
   }
 

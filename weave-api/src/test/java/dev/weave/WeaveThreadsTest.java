@@ -59,6 +59,30 @@ class WeaveThreadsTest {
   }
 
   @Test
+  void aRegistryThatCannotRunDestructorsDoesNotStopTheOthers() throws Exception {
+    DestructorRegistry old = Weave.registry("test-without-run-destructors");
+    ThreadLocalSlot slot = registry.newSlot();
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    Thread thread =
+        new Thread(
+            () -> {
+              old.newSlot().set(1);
+              registry.register(slot, value -> calls.add("ran"));
+              try {
+                Weave.runDestructors();
+              } catch (Throwable t) {
+                thrown.set(t);
+              }
+            });
+    thread.start();
+    thread.join();
+    assertThat(calls).containsExactly("ran");
+    assertThat(thrown.get())
+        .isInstanceOf(UnsupportedOperationException.class)
+        .hasMessageContaining("test-without-run-destructors backend");
+  }
+
+  @Test
   void nullsAreRefusedByName() {
     assertThatThrownBy(() -> Weave.wrap(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("task");
     assertThatThrownBy(() -> Weave.threadFactory(null))

@@ -258,12 +258,20 @@ public final class Engine implements DestructorRegistry {
     Objects.requireNonNull(slot, "slot is null");
     if (!(slot instanceof Slot) || ((Slot) slot).engine() != this) {
       String owner =
-          slot instanceof Slot ? "the " + ((Slot) slot).engine().name + " backend" : slot.getClass().getName();
+          slot instanceof Slot ? "the " + ((Slot) slot).engine().name + " backend" : foreignOwner(slot);
       throw new IllegalArgumentException(
           "slot belongs to " + owner + ", not to the " + name
               + " backend; use a slot made by this registry's newSlot()");
     }
     return (Slot) slot;
+  }
+
+  private static String foreignOwner(ThreadLocalSlot slot) {
+    try {
+      return "the " + slot.registry().backendName() + " backend (" + slot.getClass().getName() + ")";
+    } catch (RuntimeException e) {
+      return slot.getClass().getName();
+    }
   }
 
   private static void requireAddress(long address, String what) {

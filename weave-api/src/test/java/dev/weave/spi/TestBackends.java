@@ -171,4 +171,66 @@ public final class TestBackends {
       throw new AssertionError("registry() of a backend whose reason threw was called");
     }
   }
+
+  /** Usable, with a registry written before rule 13: its runDestructors() is the default, which throws. */
+  public static final class WithoutRunDestructors implements WeaveBackend {
+    private static final Engine ENGINE = new Engine("test-without-run-destructors", new SimulatedPrimitives());
+    private static final DestructorRegistry REGISTRY =
+        new DestructorRegistry() {
+          @Override
+          public String backendName() {
+            return ENGINE.backendName();
+          }
+
+          @Override
+          public dev.weave.ThreadLocalSlot newSlot() {
+            return ENGINE.newSlot();
+          }
+
+          @Override
+          public void register(dev.weave.ThreadLocalSlot slot, dev.weave.Destructor destructor) {
+            ENGINE.register(slot, destructor);
+          }
+
+          @Override
+          public void registerNative(dev.weave.ThreadLocalSlot slot, long function) {
+            ENGINE.registerNative(slot, function);
+          }
+
+          @Override
+          public void registerNative(long variable, long function) {
+            ENGINE.registerNative(variable, function);
+          }
+
+          @Override
+          public boolean unregister(dev.weave.ThreadLocalSlot slot) {
+            return ENGINE.unregister(slot);
+          }
+
+          @Override
+          public boolean unregister(long variable) {
+            return ENGINE.unregister(variable);
+          }
+        };
+
+    @Override
+    public String name() {
+      return "test-without-run-destructors";
+    }
+
+    @Override
+    public int priority() {
+      return 1;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      return Optional.empty();
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      return REGISTRY;
+    }
+  }
 }
