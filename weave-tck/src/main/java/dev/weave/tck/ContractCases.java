@@ -459,9 +459,10 @@ final class ContractCases {
   }
 
   /**
-   * How much more, in the median round, the C heap may grow over {@value #NO_LEAKS_DEATHS} weave
-   * deaths than over as many bare ones: 1 KiB per death with a registration. Measured on JDK 25
-   * with every backend: a median of 0 to 60 KiB; a backend that leaks 3 KiB per such death: 350 KiB.
+   * How much more the C heap may grow over {@value #NO_LEAKS_DEATHS} weave deaths than over as
+   * many bare ones, in at least two rounds: 1 KiB per death with a registration. Measured on JDK 25
+   * with every backend: rounds of 1 KiB to 735 KiB, the lowest two always under 60 KiB; a backend
+   * that leaks 3 KiB per such death: 350 KiB and more in every round.
    */
   static final long NO_LEAKS_HEAP_LIMIT = 120L << 10;
 
@@ -526,7 +527,7 @@ final class ContractCases {
             "the engine owns " + checker.get().liveBlocks() + " blocks after " + rounds * NO_LEAKS_DEATHS
                 + " deaths, not the " + blocks + " it owned before them (checked mode: an exact count)");
       }
-      HeapGrowth.assertMedianBelow(NO_LEAKS_HEAP_LIMIT, excess, NO_LEAKS_DEATHS, "weave thread deaths");
+      HeapGrowth.assertTwoRoundsBelow(NO_LEAKS_HEAP_LIMIT, excess, NO_LEAKS_DEATHS, "weave thread deaths");
     } finally {
       slots.forEach(ThreadLocalSlot::close);
     }

@@ -10,8 +10,9 @@ import java.util.Arrays;
  * malloc} moves it too: the JIT's arenas and GC data come and go by up to several MiB in a round,
  * and even bare thread deaths, with no weave in them, grow it by a few hundred bytes each (measured
  * on JDK 25: about 55 KiB per 240 bare deaths, for rounds on end). So a round of work is compared
- * with a control round just before it, and the check is on the median of the rounds, which a
- * single round's spike does not move.
+ * with a control round just before it. A leak shows in every round; the JVM's spikes, in some
+ * (seen: 4 of 8 rounds over 120 KiB, one of them 735 KiB, for a correct backend in a busy JVM), so
+ * the check asks that at least two rounds stay under the limit.
  */
 final class HeapGrowth {
   private HeapGrowth() {}
@@ -35,18 +36,18 @@ final class HeapGrowth {
   }
 
   /**
-   * Fails unless the median of {@code excess} is below {@code limit} bytes.
+   * Fails unless at least two rounds of {@code excess} are below {@code limit} bytes.
    *
    * @param deaths how many thread deaths a round of work has
    */
-  static void assertMedianBelow(long limit, long[] excess, int deaths, String work) {
+  static void assertTwoRoundsBelow(long limit, long[] excess, int deaths, String work) {
     long[] sorted = excess.clone();
     Arrays.sort(sorted);
-    long median = (sorted[(sorted.length - 1) / 2] + sorted[sorted.length / 2]) / 2;
-    if (median >= limit) {
-      fail("C heap grew by a median " + median + " bytes more over a round of " + deaths + " " + work + " than over "
-          + deaths + " bare thread deaths (limit " + limit + "), about " + median / deaths
-          + " bytes per death; excess per round: " + Arrays.toString(excess));
+    long secondSmallest = sorted[Math.min(1, sorted.length - 1)];
+    if (secondSmallest >= limit) {
+      fail("C heap grew, in all rounds but at most one, by " + secondSmallest + " bytes or more over a round of " + deaths
+          + " " + work + " than over " + deaths + " bare thread deaths (limit " + limit + "), about "
+          + secondSmallest / deaths + " bytes per death; excess per round: " + Arrays.toString(excess));
     }
   }
 }
