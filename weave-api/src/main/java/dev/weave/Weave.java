@@ -1,10 +1,8 @@
 package dev.weave;
 
 import dev.weave.spi.Diagnostics;
+import dev.weave.spi.PlatformThreads;
 import dev.weave.spi.WeaveBackend;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -43,8 +41,6 @@ public final class Weave {
 
   /** Every registry handed out, in the order first handed out: runDestructors() ends them all. */
   private static final CopyOnWriteArraySet<DestructorRegistry> IN_USE = new CopyOnWriteArraySet<>();
-
-  private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
 
   private Weave() {}
 
@@ -107,11 +103,7 @@ public final class Weave {
    * @throws UnsupportedOperationException if a registry does not implement it
    */
   public static void runDestructors() {
-    if (isVirtual(Thread.currentThread())) {
-      throw new IllegalStateException(
-          "weave was called from a virtual thread; native thread-local storage belongs to OS threads:"
-              + " call it from a platform thread");
-    }
+    PlatformThreads.require();
     RuntimeException first = null;
     for (DestructorRegistry registry : IN_USE) {
       try {
@@ -166,26 +158,6 @@ public final class Weave {
       thread.setPriority(Thread.NORM_PRIORITY);
       return thread;
     };
-  }
-
-  private static boolean isVirtual(Thread thread) {
-    if (IS_VIRTUAL == null) {
-      return false;
-    }
-    try {
-      return (boolean) IS_VIRTUAL.invokeExact(thread);
-    } catch (Throwable t) {
-      throw new AssertionError(t);
-    }
-  }
-
-  private static MethodHandle isVirtualHandle() {
-    try {
-      return MethodHandles.publicLookup()
-          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
-    } catch (ReflectiveOperationException e) {
-      return null; // before Java 21 there are no virtual threads
-    }
   }
 
   /**

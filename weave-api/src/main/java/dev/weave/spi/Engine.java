@@ -5,9 +5,7 @@ import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.WeaveThread;
 import java.lang.System.Logger.Level;
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -57,7 +55,6 @@ public final class Engine implements DestructorRegistry {
   public static final String CHECKED_PROPERTY = "weave.checked";
 
   private static final System.Logger LOG = System.getLogger("dev.weave");
-  private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
   private static final VarHandle WEAVE_THREAD_STATES = weaveThreadStates();
   private static final long[] NO_CELLS = new long[0];
   private static final AtomicInteger ENGINE_IDS = new AtomicInteger();
@@ -154,7 +151,7 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public ThreadLocalSlot newSlot() {
-    requirePlatformThread();
+    PlatformThreads.require();
     int index;
     synchronized (lock) {
       Integer reused = freeIndices.pollFirst();
@@ -230,7 +227,7 @@ public final class Engine implements DestructorRegistry {
    */
   @Override
   public void runDestructors() {
-    requirePlatformThread();
+    PlatformThreads.require();
     Engine running = RUNNING_DESTRUCTORS.get();
     if (running != null) {
       throw new IllegalStateException(
@@ -300,34 +297,6 @@ public final class Engine implements DestructorRegistry {
     return state != null && state.holdsCell(address);
   }
 
-  private static void requirePlatformThread() {
-    if (isVirtual(Thread.currentThread())) {
-      throw new IllegalStateException(
-          "weave was called from a virtual thread; native thread-local storage belongs to OS threads:"
-              + " call it from a platform thread");
-    }
-  }
-
-  private static boolean isVirtual(Thread thread) {
-    if (IS_VIRTUAL == null) {
-      return false;
-    }
-    try {
-      return (boolean) IS_VIRTUAL.invokeExact(thread);
-    } catch (Throwable t) {
-      throw new AssertionError(t);
-    }
-  }
-
-  private static MethodHandle isVirtualHandle() {
-    try {
-      return MethodHandles.publicLookup()
-          .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
-    } catch (ReflectiveOperationException e) {
-      return null; // before Java 21 there are no virtual threads
-    }
-  }
-
   /** {@link WeaveThread}'s private field: the fast path reads it instead of a {@link ThreadLocal}. */
   private static VarHandle weaveThreadStates() {
     try {
@@ -369,7 +338,7 @@ public final class Engine implements DestructorRegistry {
   private ThreadState currentState() {
     ThreadState state = stateIfPresent();
     if (state == null) {
-      requirePlatformThread();
+      PlatformThreads.require();
       state = adopt();
       bind(state);
     }
@@ -1006,7 +975,7 @@ public final class Engine implements DestructorRegistry {
 
     @Override
     public void close() {
-      requirePlatformThread();
+      PlatformThreads.require();
       if (RUNNING_DESTRUCTORS.get() != null) {
         // A first closer may be waiting for this very destructor to finish: do not wait for it.
         if (!closing.tryLock()) {
