@@ -6,12 +6,13 @@ import java.util.Set;
 
 /**
  * Deliberately broken {@link NativePrimitives}, put between an engine and its checker so that the
- * interleaving harness must find what they do wrong.
+ * interleaving harness and the checker's own tests must find what they do wrong.
  */
 class BrokenPrimitives implements NativePrimitives {
   private final NativePrimitives delegate;
 
-  private BrokenPrimitives(NativePrimitives delegate) {
+  /** Forwards everything; a subclass breaks what it overrides. */
+  BrokenPrimitives(NativePrimitives delegate) {
     this.delegate = delegate;
   }
 

@@ -3,7 +3,6 @@ package dev.weave.spi;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weave.ThreadLocalSlot;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -160,7 +159,7 @@ class CheckedPrimitivesTest {
   @Test
   void anEngineWhoseCellsAreFreedBeforeTheLastDestructorIsReported() throws Exception {
     NativePrimitives freesBeforeTheWalk =
-        new ForwardingPrimitives(checked) {
+        new BrokenPrimitives(checked) {
           final List<Long> allocated = new ArrayList<>();
 
           @Override
@@ -194,89 +193,12 @@ class CheckedPrimitivesTest {
 
   @Test
   void anEngineThatFreesAChunkTwiceIsReported() throws Exception {
-    NativePrimitives freesTwice =
-        new ForwardingPrimitives(checked) {
-          @Override
-          public void free(long address) {
-            super.free(address);
-            super.free(address);
-          }
-        };
-    Engine engine = new Engine("frees-twice", freesTwice);
+    Engine engine = new Engine("frees-twice", BrokenPrimitives.freeingTwice(checked));
     ThreadLocalSlot slot = engine.newSlot();
     Thread thread = new Thread(() -> engine.register(slot, value -> {}));
     thread.start();
     thread.join();
     simulation.die(thread);
     assertThat(checked.violations()).anyMatch(report -> report.startsWith("double free"));
-  }
-
-  /** Passes everything to another {@link NativePrimitives}. */
-  private static class ForwardingPrimitives implements NativePrimitives {
-    private final NativePrimitives delegate;
-
-    ForwardingPrimitives(NativePrimitives delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public long allocateZeroed(long bytes) {
-      return delegate.allocateZeroed(bytes);
-    }
-
-    @Override
-    public void free(long address) {
-      delegate.free(address);
-    }
-
-    @Override
-    public long getWord(long address) {
-      return delegate.getWord(address);
-    }
-
-    @Override
-    public void putWord(long address, long value) {
-      delegate.putWord(address, value);
-    }
-
-    @Override
-    public long freeFunction() {
-      return delegate.freeFunction();
-    }
-
-    @Override
-    public long createKey(long destructorFunction) {
-      return delegate.createKey(destructorFunction);
-    }
-
-    @Override
-    public long createKey(ThreadDeathHandler handler) {
-      return delegate.createKey(handler);
-    }
-
-    @Override
-    public long getKey(long key) {
-      return delegate.getKey(key);
-    }
-
-    @Override
-    public void setKey(long key, long value) {
-      delegate.setKey(key, value);
-    }
-
-    @Override
-    public void deleteKey(long key) {
-      delegate.deleteKey(key);
-    }
-
-    @Override
-    public void callDestructor(long function, long argument) {
-      delegate.callDestructor(function, argument);
-    }
-
-    @Override
-    public ByteBuffer directBuffer(long address, int bytes) {
-      return delegate.directBuffer(address, bytes);
-    }
   }
 }
