@@ -134,7 +134,7 @@ public final class Table {
     List<String> targets = new ArrayList<>();
     for (int i = 0; i < BACKENDS.length; i++) {
       double ratio = values[i] / bases[i];
-      row.append(Double.isNaN(ratio) ? "–" : String.format(Locale.ROOT, "%.2f×", ratio)).append(" | ");
+      row.append(ratio(ratio)).append(" | ");
       targets.add(BACKENDS[i] + " ≤ " + trim(WEAVE_THREAD_SLOT[i]) + "× " + verdict(ratio <= WEAVE_THREAD_SLOT[i], ratio));
     }
     line(row.append(String.join(", ", targets)).append(" |").toString());
@@ -208,7 +208,7 @@ public final class Table {
     List<String> targets = new ArrayList<>();
     for (int i = 0; i < values.length; i++) {
       double ratio = values[i] / base;
-      row.append(Double.isNaN(ratio) ? "–" : String.format(Locale.ROOT, "%.2f×", ratio)).append(" | ");
+      row.append(ratio(ratio)).append(" | ");
       if (limits != null && !Double.isNaN(limits[i])) {
         targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + "× " + verdict(ratio <= limits[i], ratio));
       }
@@ -242,7 +242,7 @@ public final class Table {
         .append(") | ");
     List<String> targets = new ArrayList<>();
     for (int i = 0; i < BACKENDS.length; i++) {
-      row.append(Double.isNaN(ratios[i]) ? "–" : String.format(Locale.ROOT, "%.2f×", ratios[i])).append(" | ");
+      row.append(ratio(ratios[i])).append(" | ");
       if (!Double.isNaN(limits[i])) {
         targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + "× " + verdict(ratios[i] <= limits[i], ratios[i]));
       }
@@ -265,6 +265,10 @@ public final class Table {
     }
     row.append(targets.isEmpty() ? "–" : String.join(", ", targets)).append(" |");
     line(row.toString());
+  }
+
+  private static String ratio(double ratio) {
+    return Double.isNaN(ratio) ? "–" : String.format(Locale.ROOT, "%.2f×", ratio);
   }
 
   private static String verdict(boolean met, double value) {
