@@ -122,14 +122,23 @@ public final class ExitProbe {
         .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
   }
 
+  /**
+   * Native memory that destructors use, held for the JVM's life: JNA frees a {@code Memory} once it
+   * is unreachable, and a destructor may run after {@code main} has returned (a thread's walk after
+   * its {@code join}, or a broken backend's hook); a {@code sem_post} on a freed {@code sem_t}
+   * aborts the process ("The futex facility returned an unexpected error code").
+   */
+  private static NativeFixtures.Semaphore semaphore;
+
+  private static com.sun.jna.Memory markerPath;
+
   public static void main(String[] args) throws Exception {
     DestructorRegistry registry = Weave.registry(args[0]);
     ThreadLocalSlot slot = registry.newSlot();
     ThreadLocalSlot marker = registry.newSlot();
-    NativeFixtures.Semaphore semaphore = new NativeFixtures.Semaphore();
+    semaphore = new NativeFixtures.Semaphore();
     Files.createFile(Path.of(MARKER));
-    // the C string lives as long as the JVM: a destructor that runs too late still finds it
-    com.sun.jna.Memory markerPath = new com.sun.jna.Memory(MARKER.length() + 1);
+    markerPath = new com.sun.jna.Memory(MARKER.length() + 1);
     markerPath.setString(0, MARKER, "US-ASCII");
     Runnable registerMarker = () -> {
       marker.set(com.sun.jna.Pointer.nativeValue(markerPath));
