@@ -3,5 +3,6 @@ module dev.weave.ffm {
   requires dev.weave;
   requires static com.google.auto.service;
 
-  provides dev.weave.spi.WeaveBackend with dev.weave.ffm.FfmBackend;
+  provides dev.weave.spi.WeaveBackend with
+      dev.weave.ffm.FfmBackend;
 }

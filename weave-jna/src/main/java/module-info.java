@@ -6,5 +6,6 @@ module dev.weave.jna {
 
   exports dev.weave.jna;
 
-  provides dev.weave.spi.WeaveBackend with dev.weave.jna.JnaBackend;
+  provides dev.weave.spi.WeaveBackend with
+      dev.weave.jna.JnaBackend;
 }

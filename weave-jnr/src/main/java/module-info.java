@@ -4,9 +4,9 @@
  * can wrap {@link dev.weave.jnr.JnrPrimitives}. jnr-ffi and jffi have no module descriptors; they
  * are automatic modules named by their manifests.
  *
- * <p>On Java 24 and newer, run with {@code --enable-native-access=org.jnrproject.jffi} (module path)
- * or {@code --enable-native-access=ALL-UNNAMED} (class path), or the JVM warns when jffi loads its
- * native library.
+ * <p>On Java 24 and newer, run with {@code --enable-native-access=org.jnrproject.jffi} (module
+ * path) or {@code --enable-native-access=ALL-UNNAMED} (class path), or the JVM warns when jffi
+ * loads its native library.
  */
 @SuppressWarnings("requires-automatic")
 module dev.weave.jnr {
@@ -20,5 +20,6 @@ module dev.weave.jnr {
 
   exports dev.weave.jnr;
 
-  provides dev.weave.spi.WeaveBackend with dev.weave.jnr.JnrBackend;
+  provides dev.weave.spi.WeaveBackend with
+      dev.weave.jnr.JnrBackend;
 }

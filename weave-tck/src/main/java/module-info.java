@@ -8,5 +8,7 @@ module dev.weave.tck {
   requires org.junit.platform.launcher;
 
   exports dev.weave.tck;
-  opens dev.weave.tck to org.junit.platform.commons;
+
+  opens dev.weave.tck to
+      org.junit.platform.commons;
 }

@@ -11,18 +11,20 @@ package dev.weave;
  * registrations made either way.
  *
  * <p>When the thread dies, each of its registrations runs once, on that OS thread, in the order
- * registered across all slots and variables, with the value its variable holds when that
- * destructor is called. Registrations made by a destructor run after the current ones, for at
- * most 4 rounds in all; what is left after that is dropped with a warning. Threads still alive
- * when the JVM exits do not run their destructors. {@link Thread#join()} may return before a
- * thread's destructors have run.
+ * registered across all slots and variables, with the value its variable holds when that destructor
+ * is called. Registrations made by a destructor run after the current ones, for at most 4 rounds in
+ * all; what is left after that is dropped with a warning. Threads still alive when the JVM exits do
+ * not run their destructors. {@link Thread#join()} may return before a thread's destructors have
+ * run.
  *
  * <p>Every method but {@link #backendName()} throws {@link IllegalStateException} on a virtual
- * thread: native thread-local storage belongs to OS threads. Bad arguments throw an exception
- * whose message names the problem and leave all state as it was.
+ * thread: native thread-local storage belongs to OS threads. Bad arguments throw an exception whose
+ * message names the problem and leave all state as it was.
  */
 public interface DestructorRegistry {
-  /** @return the name of the backend behind this registry, such as {@code "ffm"} */
+  /**
+   * @return the name of the backend behind this registry, such as {@code "ffm"}
+   */
   String backendName();
 
   /**
@@ -68,8 +70,8 @@ public interface DestructorRegistry {
   void registerNative(long variable, long function);
 
   /**
-   * Removes every registration of the calling thread against {@code slot}'s cell, Java and
-   * native, made through the slot or its cell address. Other threads' registrations stay.
+   * Removes every registration of the calling thread against {@code slot}'s cell, Java and native,
+   * made through the slot or its cell address. Other threads' registrations stay.
    *
    * @return whether there was one
    * @throws NullPointerException if {@code slot} is null

@@ -8,14 +8,18 @@ package dev.weave;
  * whose value glibc clears before its destructor), and its memory is freed when its thread dies.
  * Threads that use slots but register nothing die at no extra cost.
  *
- * <p>Every method but {@link #registry()} throws {@link IllegalStateException} on a virtual
- * thread, and on a closed slot.
+ * <p>Every method but {@link #registry()} throws {@link IllegalStateException} on a virtual thread,
+ * and on a closed slot.
  */
 public interface ThreadLocalSlot extends AutoCloseable {
-  /** @return the calling OS thread's value; 0 until set */
+  /**
+   * @return the calling OS thread's value; 0 until set
+   */
   long get();
 
-  /** @param value the calling OS thread's new value */
+  /**
+   * @param value the calling OS thread's new value
+   */
   void set(long value);
 
   /**
@@ -24,13 +28,15 @@ public interface ThreadLocalSlot extends AutoCloseable {
    */
   long cellAddress();
 
-  /** @return the registry that made this slot */
+  /**
+   * @return the registry that made this slot
+   */
   DestructorRegistry registry();
 
   /**
    * Frees the slot. Every registration on it, on every thread, is dropped without being run. A
-   * thread's cell memory stays valid until that thread dies, but native code must not write
-   * through a closed slot's cell: a new slot may reuse it. Closing twice is allowed.
+   * thread's cell memory stays valid until that thread dies, but native code must not write through
+   * a closed slot's cell: a new slot may reuse it. Closing twice is allowed.
    */
   @Override
   void close();

@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ThreadFactory;
@@ -20,14 +19,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 /**
- * The entry point: finds the backends on the class path or module path with {@link
- * ServiceLoader} and hands out their registries.
+ * The entry point: finds the backends on the class path or module path with {@link ServiceLoader}
+ * and hands out their registries.
  *
- * <p>{@link #registry()} takes the backend named by the system property {@value
- * #BACKEND_PROPERTY} or, if that is unset, the environment variable {@value #BACKEND_ENVIRONMENT};
- * otherwise the usable backend with the highest priority (ffm, then jnr, then jna). A backend that
- * cannot load here (wrong JDK, missing native library, unsupported OS or CPU) is still listed by
- * {@link #backends()}, with its reason, and never hides the others.
+ * <p>{@link #registry()} takes the backend named by the system property {@value #BACKEND_PROPERTY}
+ * or, if that is unset, the environment variable {@value #BACKEND_ENVIRONMENT}; otherwise the
+ * usable backend with the highest priority (ffm, then jnr, then jna). A backend that cannot load
+ * here (wrong JDK, missing native library, unsupported OS or CPU) is still listed by {@link
+ * #backends()}, with its reason, and never hides the others.
  */
 public final class Weave {
   /** The system property that names the backend {@link #registry()} returns. */
@@ -145,8 +144,8 @@ public final class Weave {
    *     thread's destructors when the thread ends, on the live thread. Note that {@link
    *     java.util.concurrent.ThreadPoolExecutor#awaitTermination} may return before the last
    *     worker's destructors have run (the pool terminates inside the worker's task); join the
-   *     threads, or {@link #wrap(Runnable)} each task, whose destructors then run before its
-   *     {@code Future} completes
+   *     threads, or {@link #wrap(Runnable)} each task, whose destructors then run before its {@code
+   *     Future} completes
    * @throws NullPointerException if {@code namePrefix} is null
    */
   public static ThreadFactory threadFactory(String namePrefix) {
@@ -184,7 +183,8 @@ public final class Weave {
             .filter(f -> f.reason != null)
             .map(f -> f.name + " (" + f.reason + ")")
             .collect(Collectors.joining("; "));
-    return "usable: " + (usable.isEmpty() ? "none" : usable)
+    return "usable: "
+        + (usable.isEmpty() ? "none" : usable)
         + (unusable.isEmpty() ? "" : "; unusable: " + unusable);
   }
 
@@ -223,7 +223,12 @@ public final class Weave {
           }
           backend = providers.next();
         } catch (Throwable e) { // ServiceConfigurationError, LinkageError, or whatever else escapes
-          broken.add(new Found(providerName(e), Integer.MIN_VALUE, null, "failed to load: " + Diagnostics.causes(e)));
+          broken.add(
+              new Found(
+                  providerName(e),
+                  Integer.MIN_VALUE,
+                  null,
+                  "failed to load: " + Diagnostics.causes(e)));
           continue;
         }
         Found found = describe(backend);
@@ -238,7 +243,9 @@ public final class Weave {
                   found.name + " (" + backend.getClass().getName() + ")",
                   found.priority,
                   null,
-                  "another backend named '" + found.name + "' was found first: "
+                  "another backend named '"
+                      + found.name
+                      + "' was found first: "
                       + first.backend.getClass().getName()));
         }
       }
@@ -248,7 +255,9 @@ public final class Weave {
       return Collections.unmodifiableList(all);
     }
 
-    /** @return the backend as found, or, if it threw or answered null, an unusable entry saying so */
+    /**
+     * @return the backend as found, or, if it threw or answered null, an unusable entry saying so
+     */
     private static Found describe(WeaveBackend backend) {
       String className = backend.getClass().getName();
       String name = className;
@@ -256,18 +265,21 @@ public final class Weave {
         name = Objects.requireNonNull(backend.name(), "name() returned null");
         int priority = backend.priority();
         Optional<String> reason =
-            Objects.requireNonNull(backend.unavailabilityReason(), "unavailabilityReason() returned null");
+            Objects.requireNonNull(
+                backend.unavailabilityReason(), "unavailabilityReason() returned null");
         return new Found(name, priority, backend, reason.orElse(null));
       } catch (Throwable e) {
         String shown = name.equals(className) ? className : name + " (" + className + ")";
-        return new Found(shown, Integer.MIN_VALUE, null, "failed to load: " + Diagnostics.causes(e));
+        return new Found(
+            shown, Integer.MIN_VALUE, null, "failed to load: " + Diagnostics.causes(e));
       }
     }
 
     private static String providerName(Throwable e) {
       String message = String.valueOf(e.getMessage());
       for (String word : message.split("[\\s:]+")) {
-        if (word.matches("([\\p{javaJavaIdentifierStart}][\\p{javaJavaIdentifierPart}]*\\.)+[\\p{javaJavaIdentifierStart}][\\p{javaJavaIdentifierPart}]*")
+        if (word.matches(
+                "([\\p{javaJavaIdentifierStart}][\\p{javaJavaIdentifierPart}]*\\.)+[\\p{javaJavaIdentifierStart}][\\p{javaJavaIdentifierPart}]*")
             && !word.equals(WeaveBackend.class.getName())) {
           return word;
         }

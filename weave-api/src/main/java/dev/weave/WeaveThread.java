@@ -12,9 +12,9 @@ package dev.weave;
  * <p>On a weave thread, {@link ThreadLocalSlot#get()} and {@link ThreadLocalSlot#set(long)} find
  * the thread's cell through a field of the thread instead of a {@link ThreadLocal}.
  *
- * <p>A subclass that overrides {@link #run()} must call {@code super.run()} to keep this.
- * {@link Weave#threadFactory(String)} makes weave threads for executors; {@link
- * Weave#wrap(Runnable)} gives the same end to a task on any thread.
+ * <p>A subclass that overrides {@link #run()} must call {@code super.run()} to keep this. {@link
+ * Weave#threadFactory(String)} makes weave threads for executors; {@link Weave#wrap(Runnable)}
+ * gives the same end to a task on any thread.
  */
 public class WeaveThread extends Thread {
   private static final Object[] NO_STATES = new Object[0];
@@ -23,7 +23,9 @@ public class WeaveThread extends Thread {
   @SuppressWarnings("unused") // reached through a VarHandle by dev.weave.spi.Engine
   private Object[] engineStates = NO_STATES;
 
-  /** @param task what the thread runs; its destructors run when it ends */
+  /**
+   * @param task what the thread runs; its destructors run when it ends
+   */
   public WeaveThread(Runnable task) {
     super(task);
   }

@@ -25,7 +25,8 @@ class WeaveTest {
     Map<String, Backend> backends = byName();
     assertThat(backends.get("test-usable")).isEqualTo(new Backend("test-usable", 5, true, null));
     assertThat(backends.get("test-unusable").available()).isFalse();
-    assertThat(backends.get("test-unusable").unavailabilityReason()).contains("needs a machine that does not exist");
+    assertThat(backends.get("test-unusable").unavailabilityReason())
+        .contains("needs a machine that does not exist");
   }
 
   @Test
@@ -37,7 +38,10 @@ class WeaveTest {
     assertThat(Weave.registry().backendName()).isEqualTo("test-usable");
   }
 
-  /** Issue 11, defect 7: an Error that is not a LinkageError, or any exception, never breaks discovery. */
+  /**
+   * Issue 11, defect 7: an Error that is not a LinkageError, or any exception, never breaks
+   * discovery.
+   */
   @Test
   void whateverAProviderThrowsBecomesItsReasonOnEveryCall() {
     for (int call = 0; call < 2; call++) {
@@ -45,17 +49,22 @@ class WeaveTest {
       Backend loading = backends.get("test-error-while-loading");
       assertThat(loading).isNotNull();
       assertThat(loading.available()).isFalse();
-      assertThat(loading.unavailabilityReason()).contains("explained: java.lang.InternalError: simulated: the native side is broken");
+      assertThat(loading.unavailabilityReason())
+          .contains("explained: java.lang.InternalError: simulated: the native side is broken");
 
       Backend precondition = backends.get("test-throwing-precondition");
       assertThat(precondition).isNotNull();
       assertThat(precondition.available()).isFalse();
-      assertThat(precondition.unavailabilityReason()).contains("IllegalStateException: simulated: cannot tell which CPU this is");
+      assertThat(precondition.unavailabilityReason())
+          .contains("IllegalStateException: simulated: cannot tell which CPU this is");
 
-      Backend reason = backends.get("test-error-in-reason (dev.weave.spi.TestBackends$ErrorInReason)");
+      Backend reason =
+          backends.get("test-error-in-reason (dev.weave.spi.TestBackends$ErrorInReason)");
       assertThat(reason).isNotNull();
       assertThat(reason.available()).isFalse();
-      assertThat(reason.unavailabilityReason()).contains("failed to load").contains("InternalError: simulated: reason lookup crashed");
+      assertThat(reason.unavailabilityReason())
+          .contains("failed to load")
+          .contains("InternalError: simulated: reason lookup crashed");
     }
     assertThat(Weave.registry().backendName()).isEqualTo("test-usable");
     assertThatThrownBy(() -> Weave.registry("test-error-while-loading"))
@@ -70,7 +79,8 @@ class WeaveTest {
         Weave.backends().stream().filter(b -> b.name().startsWith("test-usable (")).toList();
     assertThat(duplicates).hasSize(1);
     assertThat(duplicates.get(0).available()).isFalse();
-    assertThat(duplicates.get(0).unavailabilityReason()).contains("another backend named 'test-usable'");
+    assertThat(duplicates.get(0).unavailabilityReason())
+        .contains("another backend named 'test-usable'");
   }
 
   @Test
@@ -110,11 +120,15 @@ class WeaveTest {
         .hasMessageContaining("test-unusable (simulated")
         .hasMessageContaining("weave-ffm");
     System.setProperty(Weave.BACKEND_PROPERTY, "nope");
-    assertThatThrownBy(Weave::registry).isInstanceOf(WeaveException.class).hasMessageContaining("'nope'");
+    assertThatThrownBy(Weave::registry)
+        .isInstanceOf(WeaveException.class)
+        .hasMessageContaining("'nope'");
   }
 
   @Test
   void aNullNameIsRefused() {
-    assertThatThrownBy(() -> Weave.registry(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("name");
+    assertThatThrownBy(() -> Weave.registry(null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessageContaining("name");
   }
 }

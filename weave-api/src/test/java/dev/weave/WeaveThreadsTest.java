@@ -24,7 +24,8 @@ class WeaveThreadsTest {
         new WeaveThread(
             () -> {
               slot.set(9);
-              registry.register(slot, value -> calls.add(Thread.currentThread().getName() + " " + value));
+              registry.register(
+                  slot, value -> calls.add(Thread.currentThread().getName() + " " + value));
               throw new IllegalStateException("the task failed");
             },
             "worker");
@@ -84,7 +85,9 @@ class WeaveThreadsTest {
 
   @Test
   void nullsAreRefusedByName() {
-    assertThatThrownBy(() -> Weave.wrap(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("task");
+    assertThatThrownBy(() -> Weave.wrap(null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessageContaining("task");
     assertThatThrownBy(() -> Weave.threadFactory(null))
         .isInstanceOf(NullPointerException.class)
         .hasMessageContaining("namePrefix");
@@ -112,7 +115,9 @@ class WeaveThreadsTest {
     Method start = Class.forName("java.lang.Thread$Builder").getMethod("start", Runnable.class);
     Thread virtual = (Thread) start.invoke(builder, body);
     virtual.join();
-    assertThat(refused.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("virtual thread");
+    assertThat(refused.get())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("virtual thread");
   }
 
   @Test

@@ -19,15 +19,19 @@ public final class ChoosingABackend {
   private ChoosingABackend() {}
 
   public static void main(String[] args) {
-    Report.line("Java %d; -D%s: %s; %s: %s",
+    Report.line(
+        "Java %d; -D%s: %s; %s: %s",
         Runtime.version().feature(),
-        Weave.BACKEND_PROPERTY, orUnset(System.getProperty(Weave.BACKEND_PROPERTY)),
-        Weave.BACKEND_ENVIRONMENT, orUnset(System.getenv(Weave.BACKEND_ENVIRONMENT)));
+        Weave.BACKEND_PROPERTY,
+        orUnset(System.getProperty(Weave.BACKEND_PROPERTY)),
+        Weave.BACKEND_ENVIRONMENT,
+        orUnset(System.getenv(Weave.BACKEND_ENVIRONMENT)));
     for (Backend backend : Weave.backends()) {
       if (backend.available()) {
         Report.line("%s: priority %d, usable", backend.name(), backend.priority());
       } else {
-        Report.line("%s: priority %d, unusable: %s",
+        Report.line(
+            "%s: priority %d, unusable: %s",
             backend.name(), backend.priority(), backend.unavailabilityReason());
       }
     }

@@ -6,8 +6,8 @@ import dev.weave.Weave;
 import java.util.concurrent.Executors;
 
 /**
- * From C: the README's scratch-buffer library ({@code src/main/c/scratch.c} and {@link Scratch}),
- * a JNI library that keeps a 64 KiB buffer per thread and registers {@code free} for it through
+ * From C: the README's scratch-buffer library ({@code src/main/c/scratch.c} and {@link Scratch}), a
+ * JNI library that keeps a 64 KiB buffer per thread and registers {@code free} for it through
  * {@code weave.h}. The build compiles it with {@code cc}.
  *
  * <p>Pool threads ({@link ShrinkingPool}) each take their buffer twice (the same one) and die. Each
@@ -16,8 +16,8 @@ import java.util.concurrent.Executors;
  * C heap in use before and after.
  *
  * <p>Needs a C compiler as {@code cc}. Run, optionally with the number of pool threads as {@code
- * -Dexample.args=N} (default 1,000):
- * {@code mvn -B -q -Pexample -Dexample=FromC -pl weave-examples -am -DskipTests verify}
+ * -Dexample.args=N} (default 1,000): {@code mvn -B -q -Pexample -Dexample=FromC -pl weave-examples
+ * -am -DskipTests verify}
  */
 public final class FromC {
   private static final int DEFAULT_THREADS = 1_000;
@@ -30,29 +30,36 @@ public final class FromC {
     DestructorRegistry weave = Weave.registry();
     ThreadLocalSlot afterFree = weave.newSlot();
     Tally buffers = new Tally();
-    Report.line("scratch.c through weave.h, weave backend %s, Java %d",
+    Report.line(
+        "scratch.c through weave.h, weave backend %s, Java %d",
         weave.backendName(), Runtime.version().feature());
 
     long before = MallocJna.heapInUse();
-    ShrinkingPool.run(threads, Executors.defaultThreadFactory(), () -> {
-      long buffer = Scratch.buffer(); // scratch.c mallocs it and registers free() through weave.h
-      if (buffer == 0 || Scratch.buffer() != buffer) {
-        throw new IllegalStateException("Scratch.buffer() is not this thread's buffer");
-      }
-      buffers.countCreated();
-      weave.register(afterFree, value -> buffers.countFreed()); // runs after scratch.c's free()
-      return 0;
-    });
+    ShrinkingPool.run(
+        threads,
+        Executors.defaultThreadFactory(),
+        () -> {
+          long buffer =
+              Scratch.buffer(); // scratch.c mallocs it and registers free() through weave.h
+          if (buffer == 0 || Scratch.buffer() != buffer) {
+            throw new IllegalStateException("Scratch.buffer() is not this thread's buffer");
+          }
+          buffers.countCreated();
+          weave.register(afterFree, value -> buffers.countFreed()); // runs after scratch.c's free()
+          return 0;
+        });
     int freed = buffers.awaitAllFreed(60);
     long after = MallocJna.heapInUse();
     afterFree.close();
-    Report.line("%,d pool threads, %d at a time, each taking its %,d-byte buffer twice (the same"
+    Report.line(
+        "%,d pool threads, %d at a time, each taking its %,d-byte buffer twice (the same"
             + " both times): %,d KiB in all",
         threads, ShrinkingPool.WIDTH, BUFFER_BYTES, Report.kib(buffers.created() * BUFFER_BYTES));
-    Report.line("freed at thread death: %,d of %,d (by free(), registered from C, each on its"
-            + " thread)",
+    Report.line(
+        "freed at thread death: %,d of %,d (by free(), registered from C, each on its" + " thread)",
         freed, buffers.created());
-    Report.line("C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
+    Report.line(
+        "C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
         Report.kib(before), Report.kib(after), Report.kib(after - before));
   }
 }

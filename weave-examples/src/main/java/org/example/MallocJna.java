@@ -14,8 +14,18 @@ final class MallocJna {
   }
 
   /** glibc's {@code struct mallinfo2}: ten {@code size_t}. */
-  @FieldOrder({"arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-      "fordblks", "keepcost"})
+  @FieldOrder({
+    "arena",
+    "ordblks",
+    "smblks",
+    "hblks",
+    "hblkhd",
+    "usmblks",
+    "fsmblks",
+    "uordblks",
+    "fordblks",
+    "keepcost"
+  })
   public static final class Mallinfo2 extends Structure implements Structure.ByValue {
     public long arena;
     public long ordblks;

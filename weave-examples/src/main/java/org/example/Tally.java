@@ -46,7 +46,9 @@ final class Tally {
     return freed;
   }
 
-  /** @return how many were counted freed on a {@link WeaveThread}, as rule 13 has it */
+  /**
+   * @return how many were counted freed on a {@link WeaveThread}, as rule 13 has it
+   */
   synchronized int freedOnWeaveThreads() {
     return freedOnWeaveThreads;
   }

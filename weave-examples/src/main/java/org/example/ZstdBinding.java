@@ -5,7 +5,9 @@ package org.example;
  * {@link ZstdFfm} (FFM, Java 22+) and {@link ZstdJna} (JNA, Java 17+). Pointers are addresses.
  */
 interface ZstdBinding {
-  /** @return the FFI and libzstd's version, for the first line printed */
+  /**
+   * @return the FFI and libzstd's version, for the first line printed
+   */
   String describe();
 
   /**
@@ -30,7 +32,9 @@ interface ZstdBinding {
    */
   long compress(long cctx, byte[] input, int level);
 
-  /** @return {@code ZSTD_sizeof_CCtx(cctx)}: the bytes the context holds */
+  /**
+   * @return {@code ZSTD_sizeof_CCtx(cctx)}: the bytes the context holds
+   */
   long sizeOf(long cctx);
 
   /**

@@ -17,16 +17,17 @@ import java.util.concurrent.ThreadFactory;
  * and freed and glibc's C heap in use before and after; then the same run with the context in a
  * {@code ThreadLocal}, which nothing frees when a thread dies: the leak weave prevents.
  *
- * <p>{@link ZstdFfm} (Java 22+) and {@link ZstdJna} (Java 17+) bind libzstd and run it;
- * {@link ZstdWeaveThreads} runs it on weave threads, whose destructors have run when they are
- * joined.
+ * <p>{@link ZstdFfm} (Java 22+) and {@link ZstdJna} (Java 17+) bind libzstd and run it; {@link
+ * ZstdWeaveThreads} runs it on weave threads, whose destructors have run when they are joined.
  */
 final class ZstdContexts {
   private static final byte[] INPUT =
-      "a record of about a kilobyte, compressed by a pool thread. ".repeat(18)
+      "a record of about a kilobyte, compressed by a pool thread. "
+          .repeat(18)
           .getBytes(StandardCharsets.US_ASCII);
   private static final int LEVEL = 3; // ZSTD_CLEVEL_DEFAULT
   private static final int DEFAULT_THREADS = 2_000;
+
   /** Pool threads run before measuring, so that the JIT and malloc's arenas settle first. */
   private static final int WARM_UP_THREADS = 1_000;
 
@@ -52,6 +53,7 @@ final class ZstdContexts {
     }
     return cctx;
   }
+
   // Quickstart: end
 
   /** The same in a ThreadLocal, as without weave: nothing frees it when the thread dies. */
@@ -81,7 +83,8 @@ final class ZstdContexts {
   private void run(int threads, boolean onWeaveThreads) throws Exception {
     ThreadFactory factory =
         onWeaveThreads ? Weave.threadFactory("zstd") : Executors.defaultThreadFactory();
-    Report.line("%s, weave backend %s, Java %d",
+    Report.line(
+        "%s, weave backend %s, Java %d",
         zstd.describe(), weave.backendName(), Runtime.version().feature());
 
     ShrinkingPool.run(WARM_UP_THREADS, factory, () -> compress(context()));
@@ -94,29 +97,39 @@ final class ZstdContexts {
     // still be running (rule 4), so then wait for them.
     int freed = onWeaveThreads ? withWeave.freed() : withWeave.awaitAllFreed(60);
     long after = zstd.heapInUse();
-    Report.line("%,d pool threads%s, %d at a time, each compressing %,d bytes with a context of its"
+    Report.line(
+        "%,d pool threads%s, %d at a time, each compressing %,d bytes with a context of its"
             + " own (%,d bytes after use; %,d KiB in all)",
-        threads, onWeaveThreads ? " (weave threads, from Weave.threadFactory)" : "",
-        ShrinkingPool.WIDTH, INPUT.length, contextSize, Report.kib(threads * contextSize));
+        threads,
+        onWeaveThreads ? " (weave threads, from Weave.threadFactory)" : "",
+        ShrinkingPool.WIDTH,
+        INPUT.length,
+        contextSize,
+        Report.kib(threads * contextSize));
     if (onWeaveThreads) {
-      Report.line("with weave: contexts created %,d, freed %,d by the time join() returned (%,d on"
+      Report.line(
+          "with weave: contexts created %,d, freed %,d by the time join() returned (%,d on"
               + " the live WeaveThread, as its task ended)",
           withWeave.created(), freed, withWeave.freedOnWeaveThreads());
     } else {
-      Report.line("with weave: contexts created %,d, freed %,d (ZSTD_freeCCtx ran on each dying"
+      Report.line(
+          "with weave: contexts created %,d, freed %,d (ZSTD_freeCCtx ran on each dying"
               + " thread)",
           withWeave.created(), freed);
     }
-    Report.line("with weave: C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
+    Report.line(
+        "with weave: C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
         Report.kib(before), Report.kib(after), Report.kib(after - before));
 
     before = zstd.heapInUse();
     ShrinkingPool.run(threads, factory, () -> compress(contextWithoutWeave()));
     after = zstd.heapInUse();
-    Report.line("without weave: contexts created %,d, freed 0 (a ThreadLocal has no hook at thread"
+    Report.line(
+        "without weave: contexts created %,d, freed 0 (a ThreadLocal has no hook at thread"
             + " death)",
         withoutWeave.created());
-    Report.line("without weave: C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
+    Report.line(
+        "without weave: C heap in use %,d KiB before, %,d KiB after: %+,d KiB",
         Report.kib(before), Report.kib(after), Report.kib(after - before));
   }
 

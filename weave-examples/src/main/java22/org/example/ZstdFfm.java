@@ -21,8 +21,8 @@ import java.lang.invoke.MethodHandle;
  * through FFM (Java 22+).
  *
  * <p>Needs {@code libzstd.so.1} (Debian and Ubuntu: package {@code libzstd1}). Run, optionally with
- * the number of pool threads as {@code -Dexample.args=N} (default 2,000):
- * {@code mvn -B -q -Pexample -Dexample=ZstdFfm -pl weave-examples -am -DskipTests verify}
+ * the number of pool threads as {@code -Dexample.args=N} (default 2,000): {@code mvn -B -q
+ * -Pexample -Dexample=ZstdFfm -pl weave-examples -am -DskipTests verify}
  */
 public final class ZstdFfm implements ZstdBinding {
   private static final Linker LINKER = Linker.nativeLinker();
@@ -33,8 +33,15 @@ public final class ZstdFfm implements ZstdBinding {
   private static final MethodHandle COMPRESS_BOUND =
       zstd("ZSTD_compressBound", JAVA_LONG, JAVA_LONG);
   private static final MethodHandle COMPRESS_CCTX =
-      zstd("ZSTD_compressCCtx",
-          JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_INT);
+      zstd(
+          "ZSTD_compressCCtx",
+          JAVA_LONG,
+          ADDRESS,
+          ADDRESS,
+          JAVA_LONG,
+          ADDRESS,
+          JAVA_LONG,
+          JAVA_INT);
   private static final MethodHandle IS_ERROR = zstd("ZSTD_isError", JAVA_INT, JAVA_LONG);
   private static final MethodHandle ERROR_NAME = zstd("ZSTD_getErrorName", ADDRESS, JAVA_LONG);
   private static final MethodHandle VERSION_STRING = zstd("ZSTD_versionString", ADDRESS);
@@ -43,10 +50,17 @@ public final class ZstdFfm implements ZstdBinding {
   /** glibc's {@code struct mallinfo2}: ten {@code size_t}. */
   private static final StructLayout MALLINFO2 =
       MemoryLayout.structLayout(
-          JAVA_LONG.withName("arena"), JAVA_LONG.withName("ordblks"), JAVA_LONG.withName("smblks"),
-          JAVA_LONG.withName("hblks"), JAVA_LONG.withName("hblkhd"), JAVA_LONG.withName("usmblks"),
-          JAVA_LONG.withName("fsmblks"), JAVA_LONG.withName("uordblks"),
-          JAVA_LONG.withName("fordblks"), JAVA_LONG.withName("keepcost"));
+          JAVA_LONG.withName("arena"),
+          JAVA_LONG.withName("ordblks"),
+          JAVA_LONG.withName("smblks"),
+          JAVA_LONG.withName("hblks"),
+          JAVA_LONG.withName("hblkhd"),
+          JAVA_LONG.withName("usmblks"),
+          JAVA_LONG.withName("fsmblks"),
+          JAVA_LONG.withName("uordblks"),
+          JAVA_LONG.withName("fordblks"),
+          JAVA_LONG.withName("keepcost"));
+
   private static final MethodHandle MALLINFO2_CALL =
       LINKER.downcallHandle(
           LINKER.defaultLookup().find("mallinfo2").orElseThrow(), FunctionDescriptor.of(MALLINFO2));
@@ -92,13 +106,14 @@ public final class ZstdFfm implements ZstdBinding {
       long bound = (long) COMPRESS_BOUND.invokeExact(source.byteSize());
       MemorySegment compressed = arena.allocate(bound);
       result =
-          (long) COMPRESS_CCTX.invokeExact(
-              MemorySegment.ofAddress(cctx),
-              compressed,
-              compressed.byteSize(),
-              source,
-              source.byteSize(),
-              level);
+          (long)
+              COMPRESS_CCTX.invokeExact(
+                  MemorySegment.ofAddress(cctx),
+                  compressed,
+                  compressed.byteSize(),
+                  source,
+                  source.byteSize(),
+                  level);
       if ((int) IS_ERROR.invokeExact(result) != 0) {
         MemorySegment name = (MemorySegment) ERROR_NAME.invokeExact(result);
         throw new IllegalStateException("ZSTD_compressCCtx: " + name.reinterpret(256).getString(0));

@@ -27,6 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ExamplesTest {
   private static final int JAVA = Runtime.version().feature();
   private static final long TIMEOUT_SECONDS = 300;
+
   /** What follows "C heap in use"; group 1 is the signed difference in KiB. */
   private static final String HEAP_FIGURES =
       "[\\d,]+ KiB before, [\\d,]+ KiB after: ([+-][\\d,]+) KiB";
@@ -57,8 +58,11 @@ class ExamplesTest {
         match(run, 0, "scratch\\.c through weave\\.h, weave backend (\\w+), Java (\\d+)");
     assertEquals(JAVA >= 22 ? "ffm" : "jnr", first.group(1), run.toString());
     Matcher threads =
-        match(run, 1, "([\\d,]+) pool threads, 4 at a time, each taking its 65,536-byte buffer"
-            + " twice \\(the same both times\\): ([\\d,]+) KiB in all");
+        match(
+            run,
+            1,
+            "([\\d,]+) pool threads, 4 at a time, each taking its 65,536-byte buffer"
+                + " twice \\(the same both times\\): ([\\d,]+) KiB in all");
     int buffers = number(threads.group(1));
     assertEquals(1_000, buffers, run.toString());
     Matcher freed = match(run, 2, "freed at thread death: ([\\d,]+) of ([\\d,]+) \\(.*\\)");
@@ -93,8 +97,7 @@ class ExamplesTest {
   void choosingABackendTakesTheNamedOne() throws Exception {
     Run run = run("ChoosingABackend", List.of("-Dweave.backend=jna"));
     run.assertSucceeded();
-    assertEquals(
-        "Java " + JAVA + "; -Dweave.backend: jna; WEAVE_BACKEND: unset", run.lines.get(0));
+    assertEquals("Java " + JAVA + "; -Dweave.backend: jna; WEAVE_BACKEND: unset", run.lines.get(0));
     assertEquals("Weave.registry(): jna", run.lines.get(run.lines.size() - 1), run.toString());
   }
 
@@ -126,19 +129,25 @@ class ExamplesTest {
     assertEquals(JAVA, number(first.group(3)), run.toString());
 
     Matcher pool =
-        match(run, 1, "([\\d,]+) pool threads"
-            + (onWeaveThreads ? " \\(weave threads, from Weave\\.threadFactory\\)" : "")
-            + ", 4 at a time, each compressing [\\d,]+ bytes with a context of its own"
-            + " \\(([\\d,]+) bytes after use; ([\\d,]+) KiB in all\\)");
+        match(
+            run,
+            1,
+            "([\\d,]+) pool threads"
+                + (onWeaveThreads ? " \\(weave threads, from Weave\\.threadFactory\\)" : "")
+                + ", 4 at a time, each compressing [\\d,]+ bytes with a context of its own"
+                + " \\(([\\d,]+) bytes after use; ([\\d,]+) KiB in all\\)");
     int threads = number(pool.group(1));
     assertEquals(2_000, threads, run.toString());
     long contexts = number(pool.group(3));
 
     Matcher withWeave =
-        match(run, 2, onWeaveThreads
-            ? "with weave: contexts created ([\\d,]+), freed ([\\d,]+) by the time join\\(\\)"
-                + " returned \\(([\\d,]+) on the live WeaveThread, as its task ended\\)"
-            : "with weave: contexts created ([\\d,]+), freed ([\\d,]+) \\(.*\\)");
+        match(
+            run,
+            2,
+            onWeaveThreads
+                ? "with weave: contexts created ([\\d,]+), freed ([\\d,]+) by the time join\\(\\)"
+                    + " returned \\(([\\d,]+) on the live WeaveThread, as its task ended\\)"
+                : "with weave: contexts created ([\\d,]+), freed ([\\d,]+) \\(.*\\)");
     assertEquals(threads, number(withWeave.group(1)), "one context per pool thread: " + run);
     assertEquals(threads, number(withWeave.group(2)), "every context freed: " + run);
     if (onWeaveThreads) {
@@ -154,9 +163,11 @@ class ExamplesTest {
     // the noise's reach on both sides: the heap stays below it with weave, and the leak exceeds it.
     long grownWithWeave = kib(match(run, 3, "with weave: C heap in use " + HEAP_FIGURES));
     long grownWithoutWeave = kib(match(run, 5, "without weave: C heap in use " + HEAP_FIGURES));
-    assertTrue(grownWithWeave < contexts / 2,
+    assertTrue(
+        grownWithWeave < contexts / 2,
         "with weave the C heap grew by " + grownWithWeave + " KiB: " + run);
-    assertTrue(grownWithoutWeave > contexts / 2,
+    assertTrue(
+        grownWithoutWeave > contexts / 2,
         "without weave it grew by only " + grownWithoutWeave + " KiB: " + run);
   }
 
@@ -198,8 +209,13 @@ class ExamplesTest {
 
     @Override
     public String toString() {
-      return example + " exited with " + status + "; standard output:\n" + String.join("\n", lines)
-          + "\nstandard error:\n" + errors;
+      return example
+          + " exited with "
+          + status
+          + "; standard output:\n"
+          + String.join("\n", lines)
+          + "\nstandard error:\n"
+          + errors;
     }
   }
 
@@ -225,8 +241,13 @@ class ExamplesTest {
       Process process = builder.start();
       if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
         process.destroyForcibly().waitFor();
-        fail(example + " did not end within " + TIMEOUT_SECONDS + " s; it printed:\n"
-            + Files.readString(out) + Files.readString(err));
+        fail(
+            example
+                + " did not end within "
+                + TIMEOUT_SECONDS
+                + " s; it printed:\n"
+                + Files.readString(out)
+                + Files.readString(err));
       }
       return new Run(
           example,

@@ -25,9 +25,9 @@ import java.util.concurrent.TimeUnit;
  * outside every block the engine allocated (the variables of {@code registerNative(long, long)})
  * are the user's, and pass unchecked.
  *
- * <p>What it costs: freed blocks are kept in quarantine (the last {@value #QUARANTINE_BLOCKS}, up to
- * {@value #QUARANTINE_BYTES} bytes) before they go back to the C heap, so that a late access is seen
- * as one to a freed block and never lands in someone else's memory; every allocation records a
+ * <p>What it costs: freed blocks are kept in quarantine (the last {@value #QUARANTINE_BLOCKS}, up
+ * to {@value #QUARANTINE_BYTES} bytes) before they go back to the C heap, so that a late access is
+ * seen as one to a freed block and never lands in someone else's memory; every allocation records a
  * stack; memory keys free their chunks through a callback into the JVM at thread death instead of
  * libc's {@code free}, so that the free is seen, and so a thread that only used slots dies at the
  * cost of a re-attach. Those callback keys are deleted at JVM shutdown, as the engine does with its
@@ -83,28 +83,36 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
-  /** @return how many violations were found so far */
+  /**
+   * @return how many violations were found so far
+   */
   public long violationCount() {
     synchronized (lock) {
       return violations.size();
     }
   }
 
-  /** @return the reports of the violations found so far, oldest first */
+  /**
+   * @return the reports of the violations found so far, oldest first
+   */
   public List<String> violations() {
     synchronized (lock) {
       return List.copyOf(violations);
     }
   }
 
-  /** @return how many blocks the engine has allocated and not freed */
+  /**
+   * @return how many blocks the engine has allocated and not freed
+   */
   public long liveBlocks() {
     synchronized (lock) {
       return live.size();
     }
   }
 
-  /** @return how many pthread keys the engine has created and not deleted */
+  /**
+   * @return how many pthread keys the engine has created and not deleted
+   */
   public long liveKeys() {
     synchronized (lock) {
       return keys.values().stream().filter(k -> k.deleted == null).count();
@@ -131,7 +139,9 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
-  /** @return each live block with the stack that allocated it, for a leak report */
+  /**
+   * @return each live block with the stack that allocated it, for a leak report
+   */
   public List<String> describeLiveBlocks() {
     synchronized (lock) {
       List<String> blocks = new ArrayList<>();
@@ -164,7 +174,9 @@ public final class CheckedPrimitives implements NativePrimitives {
         } else {
           Block inside = containing(live, address);
           violation(
-              inside != null ? "free of an address inside a block" : "free of an address it never allocated",
+              inside != null
+                  ? "free of an address inside a block"
+                  : "free of an address it never allocated",
               address,
               inside);
         }
@@ -302,8 +314,16 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
     if (known.deleted != null) {
       if (!known.deletedAtShutdown) {
-        report(operation + " on key " + key + " after it was deleted\n  created by " + known.created
-            + "\n  deleted by " + known.deleted + "\n  used by " + new Site());
+        report(
+            operation
+                + " on key "
+                + key
+                + " after it was deleted\n  created by "
+                + known.created
+                + "\n  deleted by "
+                + known.deleted
+                + "\n  used by "
+                + new Site());
       }
       return false;
     }

@@ -4,8 +4,8 @@ import java.util.IdentityHashMap;
 import java.util.Map;
 
 /**
- * How weave and its backends put native errors and failures into words: one errno-naming check
- * for the pthread functions, and one formatter for cause chains.
+ * How weave and its backends put native errors and failures into words: one errno-naming check for
+ * the pthread functions, and one formatter for cause chains.
  */
 public final class Diagnostics {
   /** Linux's values: weave's backends need Linux with glibc. */
@@ -33,11 +33,15 @@ public final class Diagnostics {
     }
   }
 
-  /** @return the errno's name, number and what it means for pthread keys, or "error N" */
+  /**
+   * @return the errno's name, number and what it means for pthread keys, or "error N"
+   */
   static String errnoName(int error) {
     switch (error) {
       case EAGAIN:
-        return "EAGAIN (" + error + "): the process has used up its pthread keys (PTHREAD_KEYS_MAX, 1024 on glibc)";
+        return "EAGAIN ("
+            + error
+            + "): the process has used up its pthread keys (PTHREAD_KEYS_MAX, 1024 on glibc)";
       case ENOMEM:
         return "ENOMEM (" + error + "): out of memory";
       case EINVAL:
@@ -63,7 +67,10 @@ public final class Diagnostics {
       Throwable cause = t.getCause();
       String message = t.getMessage();
       boolean addsNothing =
-          cause != null && (message == null || message.equals(cause.toString()) || message.equals(cause.getMessage()));
+          cause != null
+              && (message == null
+                  || message.equals(cause.toString())
+                  || message.equals(cause.getMessage()));
       if (addsNothing) {
         continue;
       }
@@ -81,7 +88,10 @@ public final class Diagnostics {
     return text.toString();
   }
 
-  /** jffi, for one, wraps an error's text in new errors: "java.lang.UnsatisfiedLinkError: ..." again. */
+  /**
+   * jffi, for one, wraps an error's text in new errors: "java.lang.UnsatisfiedLinkError: ..."
+   * again.
+   */
   private static String withoutRepeatedType(Throwable t, String message) {
     String prefix = t.getClass().getName() + ": ";
     String stripped = message.strip();

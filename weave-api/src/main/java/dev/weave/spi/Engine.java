@@ -23,26 +23,26 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The whole weave contract in pure Java, over a backend's {@link NativePrimitives}: slot cells,
- * the ordered registrations, the walk at thread death and on a live thread, rounds, closing, error
+ * The whole weave contract in pure Java, over a backend's {@link NativePrimitives}: slot cells, the
+ * ordered registrations, the walk at thread death and on a live thread, rounds, closing, error
  * isolation and every argument check. A backend is a {@link NativePrimitives} plus {@code new
  * Engine(name, primitives)}.
  *
- * <p>Cells live in per-thread chunks of native memory that never move ({@link Chunks}). The
- * pthread keys, not the {@link Thread} object, say which chunks and registrations belong to an OS
- * thread: a native thread that detaches from the JVM and attaches again (a new {@code Thread})
- * finds its cells and registrations where it left them. While a thread has no registration, each
- * chunk is the value of a pthread key whose destructor is libc {@code free}: the thread dies at
- * bare cost. From its first registration the chunks belong to the walker key instead, whose
- * destructor runs the registrations and only then frees the chunks, so cells outlive destructors.
+ * <p>Cells live in per-thread chunks of native memory that never move ({@link Chunks}). The pthread
+ * keys, not the {@link Thread} object, say which chunks and registrations belong to an OS thread: a
+ * native thread that detaches from the JVM and attaches again (a new {@code Thread}) finds its
+ * cells and registrations where it left them. While a thread has no registration, each chunk is the
+ * value of a pthread key whose destructor is libc {@code free}: the thread dies at bare cost. From
+ * its first registration the chunks belong to the walker key instead, whose destructor runs the
+ * registrations and only then frees the chunks, so cells outlive destructors.
  *
  * <p>Each OS thread's {@code ThreadState} goes through the states written in {@code
  * weave-api/LIFECYCLE.md}; the transitions are the methods {@code arm}, {@code disarm}, {@code
  * walk} and {@code die}, and nothing else changes {@code status}.
  *
- * <p>Locks, always taken in this order and never the other way: a slot's close lock, then a
- * {@code ThreadState}'s monitor, then the engine's private lock. Nothing synchronizes on the
- * engine object itself, so user code that does cannot stall dying threads.
+ * <p>Locks, always taken in this order and never the other way: a slot's close lock, then a {@code
+ * ThreadState}'s monitor, then the engine's private lock. Nothing synchronizes on the engine object
+ * itself, so user code that does cannot stall dying threads.
  *
  * <p>With the system property {@value #CHECKED_PROPERTY} set to {@code true} when it is made, an
  * engine runs its primitives through {@link CheckedPrimitives} (contract rule 14).
@@ -58,20 +58,27 @@ public final class Engine implements DestructorRegistry {
   private static final VarHandle WEAVE_THREAD_STATES = weaveThreadStates();
   private static final long[] NO_CELLS = new long[0];
   private static final AtomicInteger ENGINE_IDS = new AtomicInteger();
+
   /** Every engine, to refuse a variable that is another engine's cell. */
   private static final List<Engine> ENGINES = new CopyOnWriteArrayList<>();
+
   /** The engine whose destructors this thread is running, if any. */
   private static final ThreadLocal<Engine> RUNNING_DESTRUCTORS = new ThreadLocal<>();
 
   private final String name;
+
   /** This engine's index in each {@link WeaveThread}'s states. */
   private final int id;
+
   private final NativePrimitives primitives;
   private final CheckedPrimitives checked;
+
   /** Whether {@link NativePrimitives#directBuffer} gives views of chunks. */
   private final boolean cellViews;
+
   /** The calling thread's state, on threads that are not {@link WeaveThread}s. */
   private final ThreadLocal<ThreadState> states = new ThreadLocal<>();
+
   private final AtomicLong nextSlotId = new AtomicLong(1);
 
   private final Object lock = new Object();
@@ -144,7 +151,9 @@ public final class Engine implements DestructorRegistry {
     return name;
   }
 
-  /** @return the checker of this engine's native memory and keys, if it runs in checked mode */
+  /**
+   * @return the checker of this engine's native memory and keys, if it runs in checked mode
+   */
   public Optional<CheckedPrimitives> checked() {
     return Optional.ofNullable(checked);
   }
@@ -156,7 +165,8 @@ public final class Engine implements DestructorRegistry {
     synchronized (lock) {
       Integer reused = freeIndices.pollFirst();
       if (reused == null && nextIndex == Chunks.CAPACITY) {
-        throw new IllegalStateException(Chunks.CAPACITY + " slots are open, the most an engine holds: close some");
+        throw new IllegalStateException(
+            Chunks.CAPACITY + " slots are open, the most an engine holds: close some");
       }
       index = reused != null ? reused : nextIndex++;
     }
@@ -231,7 +241,8 @@ public final class Engine implements DestructorRegistry {
     Engine running = RUNNING_DESTRUCTORS.get();
     if (running != null) {
       throw new IllegalStateException(
-          "runDestructors() was called from a destructor of the " + running.name
+          "runDestructors() was called from a destructor of the "
+              + running.name
               + " backend; it ends a thread's weave life and may only be called outside destructors");
     }
     ThreadState state = stateIfPresent();
@@ -244,7 +255,9 @@ public final class Engine implements DestructorRegistry {
     state.walk(false);
   }
 
-  /** @return how many threads have registrations that have not run yet, the dying ones included */
+  /**
+   * @return how many threads have registrations that have not run yet, the dying ones included
+   */
   public int threadsWithRegistrations() {
     synchronized (lock) {
       return armedCount;
@@ -255,9 +268,14 @@ public final class Engine implements DestructorRegistry {
     Objects.requireNonNull(slot, "slot is null");
     if (!(slot instanceof Slot) || ((Slot) slot).engine() != this) {
       String owner =
-          slot instanceof Slot ? "the " + ((Slot) slot).engine().name + " backend" : foreignOwner(slot);
+          slot instanceof Slot
+              ? "the " + ((Slot) slot).engine().name + " backend"
+              : foreignOwner(slot);
       throw new IllegalArgumentException(
-          "slot belongs to " + owner + ", not to the " + name
+          "slot belongs to "
+              + owner
+              + ", not to the "
+              + name
               + " backend; use a slot made by this registry's newSlot()");
     }
     return (Slot) slot;
@@ -265,7 +283,11 @@ public final class Engine implements DestructorRegistry {
 
   private static String foreignOwner(ThreadLocalSlot slot) {
     try {
-      return "the " + slot.registry().backendName() + " backend (" + slot.getClass().getName() + ")";
+      return "the "
+          + slot.registry().backendName()
+          + " backend ("
+          + slot.getClass().getName()
+          + ")";
     } catch (RuntimeException e) {
       return slot.getClass().getName();
     }
@@ -285,8 +307,12 @@ public final class Engine implements DestructorRegistry {
     for (Engine other : ENGINES) {
       if (other != this && other.isCellOfCallingThread(variable)) {
         throw new IllegalArgumentException(
-            "variable 0x" + Long.toHexString(variable) + " is a cell of a slot of the " + other.name
-                + " backend; register it with that backend's registry (Weave.registry(\"" + other.name
+            "variable 0x"
+                + Long.toHexString(variable)
+                + " is a cell of a slot of the "
+                + other.name
+                + " backend; register it with that backend's registry (Weave.registry(\""
+                + other.name
                 + "\")), which keeps its cells until its destructors have run");
       }
     }
@@ -297,7 +323,9 @@ public final class Engine implements DestructorRegistry {
     return state != null && state.holdsCell(address);
   }
 
-  /** {@link WeaveThread}'s private field: the fast path reads it instead of a {@link ThreadLocal}. */
+  /**
+   * {@link WeaveThread}'s private field: the fast path reads it instead of a {@link ThreadLocal}.
+   */
   private static VarHandle weaveThreadStates() {
     try {
       return MethodHandles.privateLookupIn(WeaveThread.class, MethodHandles.lookup())
@@ -395,7 +423,8 @@ public final class Engine implements DestructorRegistry {
       if (walkerKey == 0) {
         key = primitives.createKey(this::threadDied);
         try {
-          Runtime.getRuntime().addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
+          Runtime.getRuntime()
+              .addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
         } catch (IllegalStateException alreadyShuttingDown) {
           shuttingDown = true;
           primitives.deleteKey(key);
@@ -488,6 +517,7 @@ public final class Engine implements DestructorRegistry {
     final Destructor destructor;
     final long function;
     final int round;
+
     /** The slot it was made through, or null for a variable's address. */
     final Slot slot;
 
@@ -504,7 +534,9 @@ public final class Engine implements DestructorRegistry {
   private enum Status {
     /** No registration; the chunks are on the memory keys. */
     UNARMED,
-    /** Registrations; the chunks are on the walker key alone, and the state is in {@link #armed}. */
+    /**
+     * Registrations; the chunks are on the walker key alone, and the state is in {@link #armed}.
+     */
     ARMED,
     /** As armed, while its own thread runs its registrations, at death or in runDestructors(). */
     WALKING,
@@ -520,32 +552,43 @@ public final class Engine implements DestructorRegistry {
    * chunks}, {@code registrations}, {@code status} and {@code currentRound} are written by that
    * thread under this monitor, and read by it freely; a closing thread reads them only under this
    * monitor. A closing thread may read another thread's owner words only while the state holds
-   * registrations: its chunks are then on the walker key alone, and only {@link #die()} frees
-   * them, under this monitor.
+   * registrations: its chunks are then on the walker key alone, and only {@link #die()} frees them,
+   * under this monitor.
    */
   private final class ThreadState {
     /** While armed or walking: the value of its thread's walker key, and its place in armed. */
     long armedKeyValue;
+
     final long[] chunks = new long[Chunks.MAX_CHUNKS];
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
     Status status = Status.UNARMED;
     int currentRound;
-    /** The registration the walk has taken off the list and not finished, and the walking thread. */
+
+    /**
+     * The registration the walk has taken off the list and not finished, and the walking thread.
+     */
     Registration running;
+
     Thread walker;
 
     /** Per slot index: the id of the slot whose cell this thread has there, and its address. */
     long[] cellOwners = NO_CELLS;
+
     long[] cellAddresses = NO_CELLS;
     final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
-    /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
+
+    /**
+     * Every cell at an index from here on reads 0: cells below it were handed out on this thread.
+     */
     int cellsInUse;
 
     /** Owner thread. */
     boolean holdsCell(long address) {
       for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
         long base = chunks[chunk];
-        if (base != 0 && address >= base && address < base + Chunks.cellsIn(chunk) * (long) Long.BYTES) {
+        if (base != 0
+            && address >= base
+            && address < base + Chunks.cellsIn(chunk) * (long) Long.BYTES) {
           return true;
         }
       }
@@ -600,7 +643,9 @@ public final class Engine implements DestructorRegistry {
       return base + Chunks.cellOffset(slot.index);
     }
 
-    /** Owner thread: the slot's cell here, made on first use (and zeroed, if a closed slot used it). */
+    /**
+     * Owner thread: the slot's cell here, made on first use (and zeroed, if a closed slot used it).
+     */
     long cellOrCreate(Slot slot) {
       long cell = cellIfPresent(slot);
       if (cell != 0) {
@@ -663,7 +708,10 @@ public final class Engine implements DestructorRegistry {
       cellOwners[index] = slotId;
     }
 
-    /** Owner thread, under this monitor. {@code slot}, if any, is checked open again where a close would miss it. */
+    /**
+     * Owner thread, under this monitor. {@code slot}, if any, is checked open again where a close
+     * would miss it.
+     */
     void add(long variable, Destructor destructor, long function, Slot slot) {
       int round = status == Status.WALKING ? currentRound + 1 : 0;
       if (status == Status.UNARMED) {
@@ -689,8 +737,8 @@ public final class Engine implements DestructorRegistry {
 
     /**
      * UNARMED to ARMED, on the owner thread under this monitor. A closing slot sweeps the threads
-     * in {@link #armed}; checking the slot under the same lock as joining them means a
-     * registration on it is either swept or refused.
+     * in {@link #armed}; checking the slot under the same lock as joining them means a registration
+     * on it is either swept or refused.
      */
     private void arm(Slot slot) {
       long key = walkerKey();
@@ -838,8 +886,13 @@ public final class Engine implements DestructorRegistry {
       if (dropped > 0) {
         report(
             Level.WARNING,
-            "weave " + name + ": dropped " + dropped + " destructor(s) registered during the last of "
-                + MAX_ROUNDS + " rounds",
+            "weave "
+                + name
+                + ": dropped "
+                + dropped
+                + " destructor(s) registered during the last of "
+                + MAX_ROUNDS
+                + " rounds",
             null);
       }
     }
@@ -870,7 +923,9 @@ public final class Engine implements DestructorRegistry {
 
     /** Owner thread, under this monitor: rule 13's "every slot reads 0". */
     private void zeroCells() {
-      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS && Chunks.firstIndex(chunk) < cellsInUse; chunk++) {
+      for (int chunk = 0;
+          chunk < Chunks.MAX_CHUNKS && Chunks.firstIndex(chunk) < cellsInUse;
+          chunk++) {
         long base = chunks[chunk];
         if (base == 0) {
           continue;
@@ -887,7 +942,9 @@ public final class Engine implements DestructorRegistry {
       }
     }
 
-    /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
+    /**
+     * WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after.
+     */
     private void die() {
       status = Status.DEAD;
       registrations.clear();
@@ -912,6 +969,7 @@ public final class Engine implements DestructorRegistry {
     final int index;
     final long id;
     volatile boolean closed;
+
     /** Held for the whole of close(), so a second closer returns only once the first is done. */
     private final ReentrantLock closing = new ReentrantLock();
 

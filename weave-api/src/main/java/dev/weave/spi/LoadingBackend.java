@@ -67,7 +67,8 @@ public abstract class LoadingBackend implements WeaveBackend {
     load();
     if (registry == null) {
       throw new WeaveException(
-          "weave backend '" + name + "' is unusable here: " + unavailabilityReason, unavailabilityCause);
+          "weave backend '" + name + "' is unusable here: " + unavailabilityReason,
+          unavailabilityCause);
     }
     return registry;
   }
@@ -80,7 +81,9 @@ public abstract class LoadingBackend implements WeaveBackend {
    */
   protected Optional<String> precondition() {
     String os = System.getProperty("os.name", "");
-    return os.startsWith("Linux") ? Optional.empty() : Optional.of("needs Linux with glibc (this is " + os + ")");
+    return os.startsWith("Linux")
+        ? Optional.empty()
+        : Optional.of("needs Linux with glibc (this is " + os + ")");
   }
 
   /**
@@ -102,8 +105,8 @@ public abstract class LoadingBackend implements WeaveBackend {
 
   /**
    * Runs once. Whatever {@link #precondition()}, {@link #loadPrimitives()} or {@link
-   * #explain(Throwable)} throws, an {@link Error} included, becomes the reason, so that this backend
-   * never breaks discovery and stays unusable, with the same reason, on every later call.
+   * #explain(Throwable)} throws, an {@link Error} included, becomes the reason, so that this
+   * backend never breaks discovery and stays unusable, with the same reason, on every later call.
    */
   private void load() {
     if (loaded) {
@@ -116,12 +119,15 @@ public abstract class LoadingBackend implements WeaveBackend {
       }
     } catch (Throwable thrown) {
       Throwable failure =
-          thrown instanceof InvocationTargetException && thrown.getCause() != null ? thrown.getCause() : thrown;
+          thrown instanceof InvocationTargetException && thrown.getCause() != null
+              ? thrown.getCause()
+              : thrown;
       unavailabilityCause = failure;
       unavailabilityReason = explainSafely(failure);
     } finally {
       loaded = true;
-      if (registry == null && unavailabilityReason == null) { // only if building the reason itself failed
+      if (registry == null
+          && unavailabilityReason == null) { // only if building the reason itself failed
         unavailabilityReason = "failed to load";
       }
     }
@@ -136,8 +142,14 @@ public abstract class LoadingBackend implements WeaveBackend {
       if (explaining != failure) {
         failure.addSuppressed(explaining);
       }
-      return "failed to load: " + Diagnostics.causes(failure) + " (explaining it threw " + Diagnostics.causes(explaining) + ")";
+      return "failed to load: "
+          + Diagnostics.causes(failure)
+          + " (explaining it threw "
+          + Diagnostics.causes(explaining)
+          + ")";
     }
-    return reason == null || reason.isBlank() ? "failed to load: " + Diagnostics.causes(failure) : reason;
+    return reason == null || reason.isBlank()
+        ? "failed to load: " + Diagnostics.causes(failure)
+        : reason;
   }
 }

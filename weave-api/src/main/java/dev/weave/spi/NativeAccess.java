@@ -8,16 +8,18 @@ import java.util.Optional;
  * Native access as the JVM grants it, for backends to report a denial as a reason to be unavailable
  * that names the flag to add, instead of failing later.
  *
- * <p>Java 22 and newer restrict the foreign function API's restricted methods, and Java 24 and newer
- * also JNI (loading a library, binding a {@code native} method), to the modules named by {@code
- * --enable-native-access} ({@code ALL-UNNAMED} for the class path). Elsewhere the JVM warns, or, with
- * {@code --illegal-native-access=deny} (Java 24+) or on Java 22 and 23 once {@code
+ * <p>Java 22 and newer restrict the foreign function API's restricted methods, and Java 24 and
+ * newer also JNI (loading a library, binding a {@code native} method), to the modules named by
+ * {@code --enable-native-access} ({@code ALL-UNNAMED} for the class path). Elsewhere the JVM warns,
+ * or, with {@code --illegal-native-access=deny} (Java 24+) or on Java 22 and 23 once {@code
  * --enable-native-access} names any module, throws {@link IllegalCallerException}. The module that
- * needs the flag is the one whose code makes the restricted call: the backend's own for FFM, the FFI
- * library's for JNA ({@code com.sun.jna}) and jnr-ffi (jffi's, {@code org.jnrproject.jffi}).
+ * needs the flag is the one whose code makes the restricted call: the backend's own for FFM, the
+ * FFI library's for JNA ({@code com.sun.jna}) and jnr-ffi (jffi's, {@code org.jnrproject.jffi}).
  */
 public final class NativeAccess {
-  /** The JDK's words for a denial, which jffi keeps when it wraps one in an UnsatisfiedLinkError. */
+  /**
+   * The JDK's words for a denial, which jffi keeps when it wraps one in an UnsatisfiedLinkError.
+   */
   private static final String DENIED = "Illegal native access";
 
   private NativeAccess() {}
@@ -37,9 +39,9 @@ public final class NativeAccess {
    *
    * @param module the module whose code makes the backend's restricted calls
    * @param failure what loading the backend threw
-   * @return the reason to be unavailable, if {@code failure} or one of its causes is the JVM denying
-   *     native access (the {@link IllegalCallerException} that says so, or a message that quotes it);
-   *     empty otherwise
+   * @return the reason to be unavailable, if {@code failure} or one of its causes is the JVM
+   *     denying native access (the {@link IllegalCallerException} that says so, or a message that
+   *     quotes it); empty otherwise
    */
   public static Optional<String> denial(Module module, Throwable failure) {
     String detail = null;
@@ -61,8 +63,15 @@ public final class NativeAccess {
             ? "--illegal-native-access=deny"
             : "--enable-native-access names other modules only";
     return Optional.of(
-        "the JVM denies native access to " + who + " (" + why + "): run with " + enableFlag(module)
-            + " [" + detail + "]");
+        "the JVM denies native access to "
+            + who
+            + " ("
+            + why
+            + "): run with "
+            + enableFlag(module)
+            + " ["
+            + detail
+            + "]");
   }
 
   private static String firstLine(String text) {

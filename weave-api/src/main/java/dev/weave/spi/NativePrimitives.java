@@ -5,8 +5,8 @@ import java.nio.ByteBuffer;
 /**
  * The few native operations the {@link Engine} needs from a backend's FFI library. Addresses and
  * pthread keys are passed as {@code long}. Every method may be called on any platform thread,
- * including a dying one from inside {@link ThreadDeathHandler#threadDied(long)}. Words and
- * pointers are 8 bytes: the engine needs an LP64 platform.
+ * including a dying one from inside {@link ThreadDeathHandler#threadDied(long)}. Words and pointers
+ * are 8 bytes: the engine needs an LP64 platform.
  */
 public interface NativePrimitives {
   /**
@@ -25,7 +25,9 @@ public interface NativePrimitives {
   /** Writes the {@code void*} at {@code address}. */
   void putWord(long address, long value);
 
-  /** @return the address of libc's {@code free}, for keys whose destructor only frees memory */
+  /**
+   * @return the address of libc's {@code free}, for keys whose destructor only frees memory
+   */
   long freeFunction();
 
   /**
@@ -37,9 +39,9 @@ public interface NativePrimitives {
   long createKey(long destructorFunction);
 
   /**
-   * {@code pthread_key_create} whose destructor calls {@code handler} on the dying thread, with
-   * the thread attached to the JVM for the call and detached again afterwards. The callback stub
-   * and everything it needs must stay alive as long as the key exists.
+   * {@code pthread_key_create} whose destructor calls {@code handler} on the dying thread, with the
+   * thread attached to the JVM for the call and detached again afterwards. The callback stub and
+   * everything it needs must stay alive as long as the key exists.
    *
    * @return the key
    */
@@ -60,9 +62,9 @@ public interface NativePrimitives {
   /**
    * An optional fast path for backends whose {@link #getWord}/{@link #putWord} cost a native call
    * each: a direct buffer over {@code bytes} bytes at {@code address}, in any byte order (the
-   * engine sets the native one on it), that does not own the memory. The engine makes one per
-   * chunk of cells, on the chunk's own thread, and reads and writes cells through it on that
-   * thread only, until it frees the chunk.
+   * engine sets the native one on it), that does not own the memory. The engine makes one per chunk
+   * of cells, on the chunk's own thread, and reads and writes cells through it on that thread only,
+   * until it frees the chunk.
    *
    * @param address the start of memory this engine allocated with {@link #allocateZeroed}
    * @param bytes its length

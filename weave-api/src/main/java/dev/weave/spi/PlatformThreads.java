@@ -14,7 +14,9 @@ public final class PlatformThreads {
 
   private PlatformThreads() {}
 
-  /** @throws IllegalStateException if the calling thread is a virtual thread, saying why */
+  /**
+   * @throws IllegalStateException if the calling thread is a virtual thread, saying why
+   */
   public static void require() {
     if (isVirtual(Thread.currentThread())) {
       throw new IllegalStateException(
@@ -23,7 +25,9 @@ public final class PlatformThreads {
     }
   }
 
-  /** @return whether {@code thread} is a virtual thread; never, before Java 21 */
+  /**
+   * @return whether {@code thread} is a virtual thread; never, before Java 21
+   */
   public static boolean isVirtual(Thread thread) {
     if (IS_VIRTUAL == null) {
       return false;

@@ -1,6 +1,8 @@
 package dev.weave.spi;
 
-/** What a key made by {@link NativePrimitives#createKey(ThreadDeathHandler)} calls at thread death. */
+/**
+ * What a key made by {@link NativePrimitives#createKey(ThreadDeathHandler)} calls at thread death.
+ */
 @FunctionalInterface
 public interface ThreadDeathHandler {
   /**

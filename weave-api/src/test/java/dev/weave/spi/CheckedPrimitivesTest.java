@@ -85,8 +85,10 @@ class CheckedPrimitivesTest {
     assertThat(checked.getKey(key)).isZero();
     checked.deleteKey(key);
     assertThat(checked.violations()).hasSize(3);
-    assertThat(checked.violations().get(0)).startsWith("pthread_setspecific on key " + key + " after it was deleted");
-    assertThat(checked.violations().get(2)).startsWith("pthread_key_delete on key " + key + " after it was deleted");
+    assertThat(checked.violations().get(0))
+        .startsWith("pthread_setspecific on key " + key + " after it was deleted");
+    assertThat(checked.violations().get(2))
+        .startsWith("pthread_key_delete on key " + key + " after it was deleted");
     assertThat(simulation.violations()).isEmpty();
   }
 
@@ -103,7 +105,8 @@ class CheckedPrimitivesTest {
   @Test
   void aKeyItNeverCreatedIsReported() {
     checked.getKey(12_345);
-    assertThat(onlyViolation()).startsWith("pthread_getspecific on key 12345, which this engine never created");
+    assertThat(onlyViolation())
+        .startsWith("pthread_getspecific on key 12345, which this engine never created");
   }
 
   @Test
@@ -113,7 +116,9 @@ class CheckedPrimitivesTest {
     long key = checked.createKey(0);
     assertThat(checked.liveBlocks()).isEqualTo(2);
     assertThat(checked.liveKeys()).isEqualTo(1);
-    assertThat(checked.describeLiveBlocks()).hasSize(2).allMatch(text -> text.contains("allocated by"));
+    assertThat(checked.describeLiveBlocks())
+        .hasSize(2)
+        .allMatch(text -> text.contains("allocated by"));
     checked.free(first);
     checked.deleteKey(key);
     assertThat(checked.liveBlocks()).isEqualTo(1);
@@ -154,7 +159,8 @@ class CheckedPrimitivesTest {
     assertThat(checked.violations()).isEmpty();
   }
 
-  // Engines that misuse memory, made by primitives that misbehave between the engine and the checker.
+  // Engines that misuse memory, made by primitives that misbehave between the engine and the
+  // checker.
 
   @Test
   void anEngineWhoseCellsAreFreedBeforeTheLastDestructorIsReported() throws Exception {
@@ -171,18 +177,21 @@ class CheckedPrimitivesTest {
 
           @Override
           public long createKey(ThreadDeathHandler handler) {
-            return super.createKey(value -> {
-              allocated.forEach(checked::free);
-              handler.threadDied(value);
-            });
+            return super.createKey(
+                value -> {
+                  allocated.forEach(checked::free);
+                  handler.threadDied(value);
+                });
           }
         };
     Engine engine = new Engine("frees-cells-early", freesBeforeTheWalk);
     ThreadLocalSlot slot = engine.newSlot();
-    Thread thread = new Thread(() -> {
-      slot.set(7);
-      engine.register(slot, value -> {});
-    });
+    Thread thread =
+        new Thread(
+            () -> {
+              slot.set(7);
+              engine.register(slot, value -> {});
+            });
     thread.start();
     thread.join();
     simulation.die(thread);

@@ -14,7 +14,8 @@ class ChunksTest {
     assertThat(Chunks.chunkOf(191)).isEqualTo(1);
     assertThat(Chunks.chunkOf(192)).isEqualTo(2);
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS - 1; chunk++) {
-      assertThat(Chunks.firstIndex(chunk + 1)).isEqualTo(Chunks.firstIndex(chunk) + Chunks.cellsIn(chunk));
+      assertThat(Chunks.firstIndex(chunk + 1))
+          .isEqualTo(Chunks.firstIndex(chunk) + Chunks.cellsIn(chunk));
       assertThat(Chunks.chunkOf(Chunks.firstIndex(chunk))).isEqualTo(chunk);
       assertThat(Chunks.chunkOf(Chunks.firstIndex(chunk + 1) - 1)).isEqualTo(chunk);
     }
@@ -25,8 +26,10 @@ class ChunksTest {
     int last = Chunks.CAPACITY - 1;
     assertThat(Chunks.CAPACITY).isEqualTo(64 * ((1 << 24) - 1));
     assertThat(Chunks.chunkOf(last)).isEqualTo(Chunks.MAX_CHUNKS - 1);
-    assertThat(Chunks.cellOffset(last)).isEqualTo((Chunks.cellsIn(Chunks.MAX_CHUNKS - 1) - 1L) * Long.BYTES);
-    assertThat(Chunks.ownerOffset(last) + Long.BYTES).isEqualTo(Chunks.bytesOf(Chunks.MAX_CHUNKS - 1));
+    assertThat(Chunks.cellOffset(last))
+        .isEqualTo((Chunks.cellsIn(Chunks.MAX_CHUNKS - 1) - 1L) * Long.BYTES);
+    assertThat(Chunks.ownerOffset(last) + Long.BYTES)
+        .isEqualTo(Chunks.bytesOf(Chunks.MAX_CHUNKS - 1));
   }
 
   @Test

@@ -7,8 +7,8 @@ import java.lang.System.Logger.Level;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.util.ArrayList;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -26,16 +26,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * closing, error isolation and every argument check. A backend is a {@link NativePrimitives} plus
  * {@code new Engine(name, primitives)}.
  *
- * <p>Cells live in per-thread chunks of native memory that never move. Chunk {@code c} holds
- * {@code 64 << c} cells, so a few chunks cover any number of slots, and after them as many words
- * naming the slot that last used each cell, so that a new slot on a closed slot's cell starts at
- * 0. The pthread keys, not the {@link Thread} object, say which chunks and registrations belong to
- * an OS thread: a native thread that detaches from the JVM and attaches again (a new {@code
- * Thread}) finds its cells and registrations where it left them. While a thread has no
- * registration, each chunk is the value of a pthread key whose destructor is libc {@code free}:
- * the thread dies at bare cost. From its first registration, the thread's chunks belong to the
- * walker key instead, whose destructor runs the registrations and only then frees the chunks, so
- * cells outlive destructors.
+ * <p>Cells live in per-thread chunks of native memory that never move. Chunk {@code c} holds {@code
+ * 64 << c} cells, so a few chunks cover any number of slots, and after them as many words naming
+ * the slot that last used each cell, so that a new slot on a closed slot's cell starts at 0. The
+ * pthread keys, not the {@link Thread} object, say which chunks and registrations belong to an OS
+ * thread: a native thread that detaches from the JVM and attaches again (a new {@code Thread})
+ * finds its cells and registrations where it left them. While a thread has no registration, each
+ * chunk is the value of a pthread key whose destructor is libc {@code free}: the thread dies at
+ * bare cost. From its first registration, the thread's chunks belong to the walker key instead,
+ * whose destructor runs the registrations and only then frees the chunks, so cells outlive
+ * destructors.
  */
 final class EngineAt8330ea9 implements DestructorRegistry {
   /** As glibc's {@code PTHREAD_DESTRUCTOR_ITERATIONS}. */
@@ -145,7 +145,9 @@ final class EngineAt8330ea9 implements DestructorRegistry {
     }
   }
 
-  /** @return how many threads have registrations that have not run yet, the dying ones included */
+  /**
+   * @return how many threads have registrations that have not run yet, the dying ones included
+   */
   public int threadsWithRegistrations() {
     return armed.size();
   }
@@ -154,9 +156,15 @@ final class EngineAt8330ea9 implements DestructorRegistry {
     Objects.requireNonNull(slot, "slot is null");
     if (!(slot instanceof Slot) || ((Slot) slot).engine() != this) {
       String owner =
-          slot instanceof Slot ? "the " + ((Slot) slot).engine().name + " backend" : slot.getClass().getName();
+          slot instanceof Slot
+              ? "the " + ((Slot) slot).engine().name + " backend"
+              : slot.getClass().getName();
       throw new IllegalArgumentException(
-          "slot belongs to " + owner + ", not to the " + name + " backend; use a slot made by this registry's newSlot()");
+          "slot belongs to "
+              + owner
+              + ", not to the "
+              + name
+              + " backend; use a slot made by this registry's newSlot()");
     }
     return (Slot) slot;
   }
@@ -246,7 +254,8 @@ final class EngineAt8330ea9 implements DestructorRegistry {
         if (key == 0) {
           key = primitives.createKey(this::threadDied);
           try {
-            Runtime.getRuntime().addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
+            Runtime.getRuntime()
+                .addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
           } catch (IllegalStateException alreadyShuttingDown) {
             shuttingDown = true;
             primitives.deleteKey(key);
@@ -313,14 +322,18 @@ final class EngineAt8330ea9 implements DestructorRegistry {
   private final class ThreadState {
     final long id;
     final long[] chunks = new long[MAX_CHUNKS];
+
     /** Per slot index: the cell's address, and the id of the slot that last used it here. */
     long[] cellAddresses = new long[0];
+
     long[] cellOwners = new long[0];
     final ArrayDeque<Registration> registrations = new ArrayDeque<>();
     boolean isArmed;
     boolean walking;
+
     /** Set by the walk once the chunks are freed; read only on the thread that walked. */
     boolean freed;
+
     int currentRound;
 
     ThreadState(long id) {
@@ -348,7 +361,9 @@ final class EngineAt8330ea9 implements DestructorRegistry {
       if (chunk >= MAX_CHUNKS || chunks[chunk] == 0) {
         return 0;
       }
-      return primitives.getWord(ownerAddress(chunk, slot.index)) == slot.id ? cellAddress(chunk, slot.index) : 0;
+      return primitives.getWord(ownerAddress(chunk, slot.index)) == slot.id
+          ? cellAddress(chunk, slot.index)
+          : 0;
     }
 
     /** The slot's cell on this thread, made (and zeroed, if a closed slot used it) on first use. */
@@ -361,7 +376,8 @@ final class EngineAt8330ea9 implements DestructorRegistry {
         int index = slot.index;
         int chunk = chunkOf(index);
         if (chunk >= MAX_CHUNKS) {
-          throw new IllegalStateException("more than " + (FIRST_CHUNK_CELLS << MAX_CHUNKS) + " open slots");
+          throw new IllegalStateException(
+              "more than " + (FIRST_CHUNK_CELLS << MAX_CHUNKS) + " open slots");
         }
         if (chunks[chunk] == 0) {
           long address = primitives.allocateZeroed(2 * cellsIn(chunk) * Long.BYTES);
@@ -416,8 +432,8 @@ final class EngineAt8330ea9 implements DestructorRegistry {
     }
 
     /**
-     * A closing slot sweeps the threads in {@code armed}; checking the slot under the same lock
-     * as joining them means a registration is either swept or refused.
+     * A closing slot sweeps the threads in {@code armed}; checking the slot under the same lock as
+     * joining them means a registration is either swept or refused.
      */
     private void arm(Slot slot) {
       long key = walkerKey();
@@ -520,7 +536,10 @@ final class EngineAt8330ea9 implements DestructorRegistry {
           primitives.callDestructor(registration.function, value);
         }
       } catch (Throwable t) {
-        LOG.log(Level.WARNING, "weave " + name + ": a destructor threw at thread death; the others still run", t);
+        LOG.log(
+            Level.WARNING,
+            "weave " + name + ": a destructor threw at thread death; the others still run",
+            t);
       }
     }
   }
@@ -540,6 +559,7 @@ final class EngineAt8330ea9 implements DestructorRegistry {
     final int index;
     final long id;
     volatile boolean closed;
+
     /** Per Thread (an attachment of an OS thread), this slot's cell there. */
     final ThreadLocal<Cell> cells = new ThreadLocal<>();
 

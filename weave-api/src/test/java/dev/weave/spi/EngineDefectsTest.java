@@ -74,7 +74,8 @@ class EngineDefectsTest {
     }
   }
 
-  private static void awaitCondition(String what, BooleanSupplier condition) throws InterruptedException {
+  private static void awaitCondition(String what, BooleanSupplier condition)
+      throws InterruptedException {
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
@@ -90,11 +91,16 @@ class EngineDefectsTest {
    * @return where the paused operation was
    */
   private AtomicLong pauseAt(
-      String operation, AtomicReference<Thread> thread, CountDownLatch paused, CountDownLatch release) {
+      String operation,
+      AtomicReference<Thread> thread,
+      CountDownLatch paused,
+      CountDownLatch release) {
     AtomicLong at = new AtomicLong();
     simulation.hook =
         (op, argument) -> {
-          if (op.equals(operation) && Thread.currentThread() == thread.get() && paused.getCount() > 0) {
+          if (op.equals(operation)
+              && Thread.currentThread() == thread.get()
+              && paused.getCount() > 0) {
             at.set(argument);
             paused.countDown();
             await(release);
@@ -200,8 +206,13 @@ class EngineDefectsTest {
     second.start();
     awaitCondition(
         "the second close to wait for the first, or to return",
-        () -> second.getState() == Thread.State.WAITING || second.getState() == Thread.State.BLOCKED || !second.isAlive());
-    assertThat(second.isAlive()).as("the second close returned while the first was still dropping").isTrue();
+        () ->
+            second.getState() == Thread.State.WAITING
+                || second.getState() == Thread.State.BLOCKED
+                || !second.isAlive());
+    assertThat(second.isAlive())
+        .as("the second close returned while the first was still dropping")
+        .isTrue();
 
     release.countDown();
     first.get().join();
@@ -210,7 +221,10 @@ class EngineDefectsTest {
     assertThat(ran).isEmpty();
   }
 
-  /** Found by the interleaving harness: a walk had taken a registration, close() found none and returned. */
+  /**
+   * Found by the interleaving harness: a walk had taken a registration, close() found none and
+   * returned.
+   */
   @Test
   void closeReturnsOnlyAfterADestructorTheWalkHasAlreadyTaken() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
@@ -228,30 +242,38 @@ class EngineDefectsTest {
     CountDownLatch release = new CountDownLatch(1);
     simulation.hook =
         (op, argument) -> {
-          if (op.equals("getWord") && argument == cell.get() && Thread.currentThread().getName().startsWith("re-attached")) {
+          if (op.equals("getWord")
+              && argument == cell.get()
+              && Thread.currentThread().getName().startsWith("re-attached")) {
             walker.set(Thread.currentThread());
             paused.countDown();
             await(release); // the walk has taken the registration and reads its value
           }
         };
-    Thread death = new Thread(() -> {
-      try {
-        simulation.die(owner);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread death =
+        new Thread(
+            () -> {
+              try {
+                simulation.die(owner);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
     death.start();
     await(paused);
-    Thread closer = new Thread(() -> {
-      slot.close();
-      events.add("close returned");
-    });
+    Thread closer =
+        new Thread(
+            () -> {
+              slot.close();
+              events.add("close returned");
+            });
     closer.start();
     awaitCondition(
         "close to wait for the running destructor, or to return",
         () -> closer.getState() == Thread.State.WAITING || !closer.isAlive());
-    assertThat(closer.isAlive()).as("close returned while a destructor on its slot was about to start").isTrue();
+    assertThat(closer.isAlive())
+        .as("close returned while a destructor on its slot was about to start")
+        .isTrue();
     release.countDown();
     closer.join();
     death.join();
@@ -279,24 +301,30 @@ class EngineDefectsTest {
     CountDownLatch release = new CountDownLatch(1);
     simulation.hook =
         (op, argument) -> {
-          if (op.equals("getWord") && argument == cell.get() && Thread.currentThread().getName().startsWith("re-attached")
+          if (op.equals("getWord")
+              && argument == cell.get()
+              && Thread.currentThread().getName().startsWith("re-attached")
               && paused.getCount() > 0) {
             paused.countDown();
             await(release);
           }
         };
-    Thread death = new Thread(() -> {
-      try {
-        simulation.die(owner);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread death =
+        new Thread(
+            () -> {
+              try {
+                simulation.die(owner);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
     death.start();
     await(paused);
     Thread closer = new Thread(slot::close);
     closer.start();
-    awaitCondition("the other close to wait for the destructor", () -> closer.getState() == Thread.State.WAITING);
+    awaitCondition(
+        "the other close to wait for the destructor",
+        () -> closer.getState() == Thread.State.WAITING);
     release.countDown();
     closer.join(TIMEOUT.toMillis());
     death.join(TIMEOUT.toMillis());
@@ -399,7 +427,8 @@ class EngineDefectsTest {
   private static SimulatedPrimitives.Hook failing(String operation) {
     return (op, argument) -> {
       if (op.equals(operation)) {
-        throw new IllegalStateException(op + " failed: pthread_setspecific failed with ENOMEM (simulated)");
+        throw new IllegalStateException(
+            op + " failed: pthread_setspecific failed with ENOMEM (simulated)");
       }
     };
   }
@@ -421,7 +450,9 @@ class EngineDefectsTest {
               });
       death.start();
       death.join(TIMEOUT.toMillis());
-      assertThat(death.isAlive()).as("a thread's death waited for a lock a user held on the registry").isFalse();
+      assertThat(death.isAlive())
+          .as("a thread's death waited for a lock a user held on the registry")
+          .isFalse();
     }
     await(ran);
   }

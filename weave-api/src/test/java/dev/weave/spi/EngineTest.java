@@ -26,12 +26,15 @@ class EngineTest {
   void aThreadThatOnlySetsSlotsLeavesItsCellsToLibcFree() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     long[] cell = new long[1];
-    Thread thread = run(() -> {
-      slot.set(7);
-      cell[0] = slot.cellAddress();
-    });
+    Thread thread =
+        run(
+            () -> {
+              slot.set(7);
+              cell[0] = slot.cellAddress();
+            });
     assertThat(primitives.liveBlocks()).isEqualTo(1);
-    assertThat(primitives.keyValues(thread).values()).containsExactly(cell[0]); // chunk 0 starts with slot 0
+    assertThat(primitives.keyValues(thread).values())
+        .containsExactly(cell[0]); // chunk 0 starts with slot 0
     primitives.die(thread);
     assertThat(primitives.liveBlocks()).isZero();
   }
@@ -40,11 +43,14 @@ class EngineTest {
   void registrationsMoveTheCellsToTheWalkerWhichFreesThemAfterTheDestructors() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<String> calls = Collections.synchronizedList(new ArrayList<>());
-    Thread thread = run(() -> {
-      slot.set(7);
-      engine.register(slot, value -> calls.add("java " + value + " live=" + primitives.liveBlocks()));
-      engine.registerNative(slot, 0xabc);
-    });
+    Thread thread =
+        run(
+            () -> {
+              slot.set(7);
+              engine.register(
+                  slot, value -> calls.add("java " + value + " live=" + primitives.liveBlocks()));
+              engine.registerNative(slot, 0xabc);
+            });
     assertThat(engine.threadsWithRegistrations()).isEqualTo(1);
     primitives.die(thread);
     assertThat(calls).containsExactly("java 7 live=1");
@@ -57,10 +63,12 @@ class EngineTest {
   void unregisteringEverythingHandsTheCellsBackToLibcFree() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<String> calls = Collections.synchronizedList(new ArrayList<>());
-    Thread thread = run(() -> {
-      engine.register(slot, value -> calls.add("ran"));
-      engine.unregister(slot);
-    });
+    Thread thread =
+        run(
+            () -> {
+              engine.register(slot, value -> calls.add("ran"));
+              engine.unregister(slot);
+            });
     assertThat(engine.threadsWithRegistrations()).isZero();
     primitives.die(thread);
     assertThat(calls).isEmpty();
@@ -84,15 +92,17 @@ class EngineTest {
   @Test
   void closedSlotsAreReusedSoChurnDoesNotGrowMemory() throws Exception {
     Set<Long> cells = new HashSet<>();
-    Thread thread = run(() -> {
-      for (int i = 0; i < 10_000; i++) {
-        ThreadLocalSlot slot = engine.newSlot();
-        assertThat(slot.get()).isZero();
-        slot.set(i + 1);
-        cells.add(slot.cellAddress());
-        slot.close();
-      }
-    });
+    Thread thread =
+        run(
+            () -> {
+              for (int i = 0; i < 10_000; i++) {
+                ThreadLocalSlot slot = engine.newSlot();
+                assertThat(slot.get()).isZero();
+                slot.set(i + 1);
+                cells.add(slot.cellAddress());
+                slot.close();
+              }
+            });
     assertThat(cells).hasSize(1);
     assertThat(primitives.liveBlocks()).isEqualTo(1);
     primitives.die(thread);
@@ -104,14 +114,19 @@ class EngineTest {
     ThreadLocalSlot slot = engine.newSlot();
     long[] cells = new long[2];
     long[] seen = new long[1];
-    Thread first = run(() -> {
-      slot.set(7);
-      cells[0] = slot.cellAddress();
-    });
-    Thread second = primitives.reattach(first, () -> {
-      seen[0] = slot.get();
-      cells[1] = slot.cellAddress();
-    });
+    Thread first =
+        run(
+            () -> {
+              slot.set(7);
+              cells[0] = slot.cellAddress();
+            });
+    Thread second =
+        primitives.reattach(
+            first,
+            () -> {
+              seen[0] = slot.get();
+              cells[1] = slot.cellAddress();
+            });
     assertThat(seen[0]).isEqualTo(7);
     assertThat(cells[1]).isEqualTo(cells[0]);
     assertThat(primitives.liveBlocks()).isEqualTo(1);
@@ -126,16 +141,21 @@ class EngineTest {
     ThreadLocalSlot other = engine.newSlot();
     List<String> calls = Collections.synchronizedList(new ArrayList<>());
     boolean[] found = new boolean[1];
-    Thread first = run(() -> {
-      slot.set(1);
-      engine.register(slot, value -> calls.add("first " + value));
-      engine.register(other, value -> calls.add("gone"));
-    });
-    Thread second = primitives.reattach(first, () -> {
-      found[0] = engine.unregister(other);
-      slot.set(2);
-      engine.register(slot, value -> calls.add("second " + value));
-    });
+    Thread first =
+        run(
+            () -> {
+              slot.set(1);
+              engine.register(slot, value -> calls.add("first " + value));
+              engine.register(other, value -> calls.add("gone"));
+            });
+    Thread second =
+        primitives.reattach(
+            first,
+            () -> {
+              found[0] = engine.unregister(other);
+              slot.set(2);
+              engine.register(slot, value -> calls.add("second " + value));
+            });
     assertThat(found[0]).as("unregister after re-attaching sees the earlier registration").isTrue();
     primitives.die(second);
     assertThat(calls).containsExactly("first 2", "second 2");
@@ -151,10 +171,13 @@ class EngineTest {
     }
     ThreadLocalSlot late = slots.get(99); // in chunk 1; this thread never touches chunk 0
     List<Long> seen = Collections.synchronizedList(new ArrayList<>());
-    Thread thread = run(() -> {
-      late.set(5); // chunk 1's memory key is made before the walker key, so glibc visits it first
-      engine.register(late, seen::add);
-    });
+    Thread thread =
+        run(
+            () -> {
+              late.set(5); // chunk 1's memory key is made before the walker key, so glibc visits it
+              // first
+              engine.register(late, seen::add);
+            });
     primitives.die(thread);
     assertThat(seen).containsExactly(5L);
     assertThat(primitives.liveBlocks()).isZero();
@@ -165,10 +188,12 @@ class EngineTest {
   void cellsCachedDuringTheWalkAreNotUsedAfterItFreedThem() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<Long> seen = Collections.synchronizedList(new ArrayList<>());
-    Thread thread = run(() -> {
-      slot.set(3);
-      engine.register(slot, value -> seen.add(slot.get()));
-    });
+    Thread thread =
+        run(
+            () -> {
+              slot.set(3);
+              engine.register(slot, value -> seen.add(slot.get()));
+            });
     primitives.die(thread, () -> seen.add(slot.get()));
     assertThat(seen).containsExactly(3L, 0L);
     assertThat(primitives.violations()).isEmpty();
@@ -178,15 +203,20 @@ class EngineTest {
   void registrationsBeyondTheFourthRoundAreDropped() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<Integer> rounds = Collections.synchronizedList(new ArrayList<>());
-    Thread thread = run(() -> engine.register(slot, new dev.weave.Destructor() {
-      int round = 1;
+    Thread thread =
+        run(
+            () ->
+                engine.register(
+                    slot,
+                    new dev.weave.Destructor() {
+                      int round = 1;
 
-      @Override
-      public void destroy(long value) {
-        rounds.add(round++);
-        engine.register(slot, this);
-      }
-    }));
+                      @Override
+                      public void destroy(long value) {
+                        rounds.add(round++);
+                        engine.register(slot, this);
+                      }
+                    }));
     primitives.die(thread);
     assertThat(rounds).containsExactly(1, 2, 3, 4);
     assertThat(primitives.liveBlocks()).isZero();

@@ -31,16 +31,22 @@ final class Exploration {
 
   final Scenario scenario;
   final Race.Subject subject;
+
   /** How many schedules ran. */
   int schedules;
+
   /** How many schedules failed in a way that was not sought. */
   int otherFailures;
+
   /** The report of the first failure, or null. */
   String failure;
+
   /** The first failure that was not sought, or null. */
   String firstOtherFailure;
+
   /** Each outcome seen, and in how many schedules. */
   final Map<String, Integer> outcomes = new TreeMap<>();
+
   private final long base;
   private final String replay;
 
@@ -52,16 +58,22 @@ final class Exploration {
   }
 
   /**
-   * Runs {@code scenario} under at most {@code budget} schedules (or replays the schedule of {@value
-   * #SEED_PROPERTY}), until one fails with a report that {@code sought} accepts.
+   * Runs {@code scenario} under at most {@code budget} schedules (or replays the schedule of
+   * {@value #SEED_PROPERTY}), until one fails with a report that {@code sought} accepts.
    *
    * @param replay how to run this exploration alone, e.g. {@code -Dtest=Class#method}
    */
   static Exploration explore(
-      Scenario scenario, Race.Subject subject, int budget, Predicate<String> sought, String replay) {
+      Scenario scenario,
+      Race.Subject subject,
+      int budget,
+      Predicate<String> sought,
+      String replay) {
     Long replayed = Long.getLong(SEED_PROPERTY);
     long base =
-        replayed != null ? replayed : Long.getLong(BASE_PROPERTY, ThreadLocalRandom.current().nextLong());
+        replayed != null
+            ? replayed
+            : Long.getLong(BASE_PROPERTY, ThreadLocalRandom.current().nextLong());
     Exploration exploration = new Exploration(scenario, subject, base, replay);
     int runs = replayed != null ? REPLAY_ATTEMPTS : budget;
     String schedule = null;
@@ -74,13 +86,19 @@ final class Exploration {
     return exploration;
   }
 
-  /** @return the Surefire option that runs {@code test} alone */
+  /**
+   * @return the Surefire option that runs {@code test} alone
+   */
   static String runAlone(TestInfo test) {
-    return "-Dtest=" + test.getTestClass().orElseThrow().getSimpleName()
-        + "#" + test.getTestMethod().orElseThrow().getName();
+    return "-Dtest="
+        + test.getTestClass().orElseThrow().getSimpleName()
+        + "#"
+        + test.getTestMethod().orElseThrow().getName();
   }
 
-  /** @return the report of the schedule: what it showed, and every step */
+  /**
+   * @return the report of the schedule: what it showed, and every step
+   */
   private String runSchedule(long seed, Predicate<String> sought) {
     schedules++;
     Race race = new Race(seed, subject, scenario.name);
@@ -90,7 +108,11 @@ final class Exploration {
     outcomes.merge(observed, 1, Integer::sum);
     if (scenario.whyAllowed(observed) == null) {
       problems.add(
-          0, "outcome not allowed: " + observed + "\n allowed outcomes:\n" + scenario.describeAllowed());
+          0,
+          "outcome not allowed: "
+              + observed
+              + "\n allowed outcomes:\n"
+              + scenario.describeAllowed());
     }
     String report = describe(seed, observed, problems) + "\n" + race.describeSchedule();
     if (problems.isEmpty()) {
@@ -108,17 +130,38 @@ final class Exploration {
   }
 
   private String describe(long seed, String observed, List<String> problems) {
-    return scenario.name + ", against " + subject + ", schedule " + schedules + " (seed " + seed
-        + "; replay: -D" + SEED_PROPERTY + "=" + seed + " " + replay + ")\n"
-        + "outcome: " + observed + "\n"
+    return scenario.name
+        + ", against "
+        + subject
+        + ", schedule "
+        + schedules
+        + " (seed "
+        + seed
+        + "; replay: -D"
+        + SEED_PROPERTY
+        + "="
+        + seed
+        + " "
+        + replay
+        + ")\n"
+        + "outcome: "
+        + observed
+        + "\n"
         + (problems.isEmpty() ? "no problem\n" : String.join("\n", problems) + "\n");
   }
 
   /** One line: what ran and what was seen. */
   String summary() {
-    return scenario.name + " against " + subject + ": " + schedules + " schedule(s) from seed " + base
+    return scenario.name
+        + " against "
+        + subject
+        + ": "
+        + schedules
+        + " schedule(s) from seed "
+        + base
         + (failure != null ? ", FAILED at schedule " + schedules : "")
         + (otherFailures > 0 ? ", " + otherFailures + " other failure(s)" : "")
-        + "; outcomes " + outcomes;
+        + "; outcomes "
+        + outcomes;
   }
 }

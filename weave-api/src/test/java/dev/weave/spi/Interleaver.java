@@ -22,11 +22,11 @@ import java.util.function.BooleanSupplier;
  * actor's start, and {@link #await}. One seed is one schedule: the choices depend only on the seed
  * and on which actors are runnable, which the harness decides only when none is moving.
  *
- * <p>The seed picks a strategy: a random walk (any runnable actor, uniformly), or PCT (Burckhardt et
- * al., "A Randomized Scheduler with Probabilistic Guarantees of Finding Bugs", ASPLOS 2010): random
- * priorities, the highest runnable actor runs, and at up to two random change points the running
- * actor drops below all others. PCT finds bugs that need a few preemptions at the right places;
- * the random walk finds those that need many small ones.
+ * <p>The seed picks a strategy: a random walk (any runnable actor, uniformly), or PCT (Burckhardt
+ * et al., "A Randomized Scheduler with Probabilistic Guarantees of Finding Bugs", ASPLOS 2010):
+ * random priorities, the highest runnable actor runs, and at up to two random change points the
+ * running actor drops below all others. PCT finds bugs that need a few preemptions at the right
+ * places; the random walk finds those that need many small ones.
  *
  * <p>Code under test may block on a Java monitor, in {@code Object.wait} or on a {@code
  * java.util.concurrent} lock while another actor is paused at a point holding what it waits for.
@@ -83,10 +83,13 @@ final class Interleaver {
     private final Runnable body;
     private final List<Actor> predecessors = new ArrayList<>();
     private volatile Phase phase = Phase.AT_POINT;
+
     /** What it does next, for the trace. */
     private volatile String operation = "start";
+
     /** Null, or what must hold for it to be runnable. */
     private volatile BooleanSupplier until = this::predecessorsFinished;
+
     private volatile Throwable failure;
 
     private Actor(String name, Runnable body) {
@@ -106,7 +109,9 @@ final class Interleaver {
       return phase == Phase.FINISHED;
     }
 
-    /** @return what its body threw, other than an expected {@link Abandoned}; or null */
+    /**
+     * @return what its body threw, other than an expected {@link Abandoned}; or null
+     */
     Throwable failure() {
       return failure;
     }
@@ -163,7 +168,9 @@ final class Interleaver {
     strategy = random.nextBoolean() ? new RandomWalk(random.split()) : new Pct(random.split());
   }
 
-  /** @return the strategy this seed chose, with its parameters */
+  /**
+   * @return the strategy this seed chose, with its parameters
+   */
   String strategy() {
     return strategy.toString();
   }
@@ -199,7 +206,9 @@ final class Interleaver {
     actor.pause("await " + what, condition);
   }
 
-  /** @return the actors, in the order they were added */
+  /**
+   * @return the actors, in the order they were added
+   */
   List<Actor> actors() {
     return List.copyOf(actors);
   }
@@ -215,8 +224,8 @@ final class Interleaver {
   /**
    * Runs every actor to its end, one step at a time.
    *
-   * @throws AssertionError on a deadlock, or if the run takes longer than {@code timeout} or
-   *     {@link #MAX_STEPS}; the actors are then abandoned
+   * @throws AssertionError on a deadlock, or if the run takes longer than {@code timeout} or {@link
+   *     #MAX_STEPS}; the actors are then abandoned
    */
   void run(Duration timeout) {
     controller = Thread.currentThread();

@@ -54,13 +54,20 @@ class InterleavingSelfTest {
 
   @Test
   void catchesDefect1InTheEngineAt8330ea9(TestInfo test) {
-    catches(RaceScenarios.closeRacingADeathWalk(), ENGINE_AT_8330EA9, readOfFreedMemoryBy("closer"), test);
+    catches(
+        RaceScenarios.closeRacingADeathWalk(),
+        ENGINE_AT_8330EA9,
+        readOfFreedMemoryBy("closer"),
+        test);
   }
 
   @Test
   void catchesDefect1ThroughABareDeathInTheEngineAt8330ea9(TestInfo test) {
     catches(
-        RaceScenarios.closeRacingUnregisterAndABareDeath(), ENGINE_AT_8330EA9, readOfFreedMemoryBy("closer"), test);
+        RaceScenarios.closeRacingUnregisterAndABareDeath(),
+        ENGINE_AT_8330EA9,
+        readOfFreedMemoryBy("closer"),
+        test);
   }
 
   @Test
@@ -85,7 +92,8 @@ class InterleavingSelfTest {
   void catchesPrimitivesThatFreeEveryBlockTwice(TestInfo test) {
     catches(
         RaceScenarios.closeRacingADeathWalk(),
-        Race.Subject.engineOver("the engine over primitives that free twice", BrokenPrimitives::freeingTwice),
+        Race.Subject.engineOver(
+            "the engine over primitives that free twice", BrokenPrimitives::freeingTwice),
         "checked mode: double free",
         test);
   }
@@ -97,28 +105,49 @@ class InterleavingSelfTest {
         Race.Subject.engineOver(
             "the engine over primitives that free cells at the first native destructor",
             BrokenPrimitives::freeingCellsAtTheFirstNativeDestructor),
-        readOfFreedMemoryBy("owner dies"), // the walk, reading the cell of the owner's next destructor
+        readOfFreedMemoryBy(
+            "owner dies"), // the walk, reading the cell of the owner's next destructor
         test);
   }
 
-  /** A violation of checked mode: a read of freed memory by {@code actor} (the end of its thread's name). */
+  /**
+   * A violation of checked mode: a read of freed memory by {@code actor} (the end of its thread's
+   * name).
+   */
   private static String readOfFreedMemoryBy(String actor) {
-    return "checked mode: read of freed memory.*(\n .*)*?\n  this access by thread \"[^\"]* " + actor + "\":";
+    return "checked mode: read of freed memory.*(\n .*)*?\n  this access by thread \"[^\"]* "
+        + actor
+        + "\":";
   }
 
-  /** Requires a schedule of {@code scenario} against {@code subject} whose report has {@code fault}, a regex. */
-  private static void catches(Scenario scenario, Race.Subject subject, String fault, TestInfo test) {
+  /**
+   * Requires a schedule of {@code scenario} against {@code subject} whose report has {@code fault},
+   * a regex.
+   */
+  private static void catches(
+      Scenario scenario, Race.Subject subject, String fault, TestInfo test) {
     Pattern shows = Pattern.compile(fault);
     Exploration exploration =
         Exploration.explore(
-            scenario, subject, BUDGET, report -> shows.matcher(report).find(), Exploration.runAlone(test));
+            scenario,
+            subject,
+            BUDGET,
+            report -> shows.matcher(report).find(),
+            Exploration.runAlone(test));
     System.out.println(exploration.summary());
     if (exploration.failure == null) {
-      fail("no schedule of " + exploration.schedules + " showed \"" + fault + "\" in " + scenario
-          + " against " + subject
-          + (exploration.firstOtherFailure == null
-              ? ""
-              : "; another failure did:\n" + exploration.firstOtherFailure));
+      fail(
+          "no schedule of "
+              + exploration.schedules
+              + " showed \""
+              + fault
+              + "\" in "
+              + scenario
+              + " against "
+              + subject
+              + (exploration.firstOtherFailure == null
+                  ? ""
+                  : "; another failure did:\n" + exploration.firstOtherFailure));
     }
   }
 
@@ -207,7 +236,8 @@ class InterleavingSelfTest {
               monitor.notifyAll();
             }
           });
-      interleaver.run(Duration.ofSeconds(20)); // it would time out if a waiting actor counted as moving
+      interleaver.run(
+          Duration.ofSeconds(20)); // it would time out if a waiting actor counted as moving
       String trace = String.join("\n", interleaver.trace());
       assertThat(trace.indexOf("waiter, from after the wait"))
           .as("seed " + seed + ":\n" + trace)
@@ -220,10 +250,14 @@ class InterleavingSelfTest {
     Object first = new Object();
     Object second = new Object();
     Interleaver interleaver = findDeadlock(first, second);
-    assertThat(interleaver).as("some seed of 50 takes the locks in opposite orders at once").isNotNull();
+    assertThat(interleaver)
+        .as("some seed of 50 takes the locks in opposite orders at once")
+        .isNotNull();
   }
 
-  /** Two actors take two monitors in opposite orders, with a point in between: some seed deadlocks. */
+  /**
+   * Two actors take two monitors in opposite orders, with a point in between: some seed deadlocks.
+   */
   private static Interleaver findDeadlock(Object first, Object second) {
     for (long seed = 0; seed < 50; seed++) {
       Interleaver interleaver = new Interleaver(seed, "deadlock " + seed + " ");
@@ -236,7 +270,8 @@ class InterleavingSelfTest {
             .startsWith("deadlock: no actor can run")
             .contains("actor ab: RUNNING, thread BLOCKED on java.lang.Object@", "held by ba")
             .contains("actor ba: RUNNING, thread BLOCKED on java.lang.Object@", "held by ab")
-            .contains(InterleavingSelfTest.class.getName() + ".nested("); // after "at ", a loader on 17
+            .contains(
+                InterleavingSelfTest.class.getName() + ".nested("); // after "at ", a loader on 17
         return interleaver;
       }
     }

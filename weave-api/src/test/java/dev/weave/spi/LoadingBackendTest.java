@@ -50,7 +50,8 @@ class LoadingBackendTest {
 
   private static void assertUnusableOnEveryCall(Scripted backend, String reason, Throwable cause) {
     for (int call = 0; call < 3; call++) {
-      assertThat(backend.unavailabilityReason()).hasValueSatisfying(r -> assertThat(r).contains(reason));
+      assertThat(backend.unavailabilityReason())
+          .hasValueSatisfying(r -> assertThat(r).contains(reason));
       if (cause == null) {
         assertThat(backend.unavailabilityCause()).isEmpty();
       } else {
@@ -67,7 +68,13 @@ class LoadingBackendTest {
   @Test
   void anErrorThatIsNotALinkageErrorIsTheReason() {
     InternalError error = new InternalError("simulated: the native side is broken");
-    Scripted backend = new Scripted(Optional.empty(), () -> { throw error; }, failure -> "explained: " + failure.getMessage());
+    Scripted backend =
+        new Scripted(
+            Optional.empty(),
+            () -> {
+              throw error;
+            },
+            failure -> "explained: " + failure.getMessage());
     assertUnusableOnEveryCall(backend, "explained: simulated: the native side is broken", error);
     assertThat(backend.loads).hasValue(1);
   }
@@ -75,7 +82,13 @@ class LoadingBackendTest {
   @Test
   void aLinkageErrorIsTheReasonAsBefore() {
     UnsatisfiedLinkError error = new UnsatisfiedLinkError("simulated: libmissing.so");
-    Scripted backend = new Scripted(Optional.empty(), () -> { throw error; }, failure -> "explained: " + failure.getMessage());
+    Scripted backend =
+        new Scripted(
+            Optional.empty(),
+            () -> {
+              throw error;
+            },
+            failure -> "explained: " + failure.getMessage());
     assertUnusableOnEveryCall(backend, "explained: simulated: libmissing.so", error);
   }
 
@@ -83,28 +96,43 @@ class LoadingBackendTest {
   void aReflectiveConstructorsOwnExceptionIsExplainedNotItsWrapper() {
     IllegalStateException error = new IllegalStateException("simulated: no 64-bit JVM");
     Scripted backend =
-        new Scripted(Optional.empty(), () -> { throw new InvocationTargetException(error); }, failure -> "explained: " + failure);
-    assertUnusableOnEveryCall(backend, "explained: java.lang.IllegalStateException: simulated: no 64-bit JVM", error);
+        new Scripted(
+            Optional.empty(),
+            () -> {
+              throw new InvocationTargetException(error);
+            },
+            failure -> "explained: " + failure);
+    assertUnusableOnEveryCall(
+        backend, "explained: java.lang.IllegalStateException: simulated: no 64-bit JVM", error);
   }
 
   @Test
   void aThrowingPreconditionIsTheReason() {
-    IllegalStateException error = new IllegalStateException("simulated: cannot tell which CPU this is");
+    IllegalStateException error =
+        new IllegalStateException("simulated: cannot tell which CPU this is");
     Scripted backend =
-        new Scripted(null, () -> { throw new AssertionError("loaded after a failed precondition"); }, failure -> "explained: " + failure.getMessage()) {
+        new Scripted(
+            null,
+            () -> {
+              throw new AssertionError("loaded after a failed precondition");
+            },
+            failure -> "explained: " + failure.getMessage()) {
           @Override
           protected Optional<String> precondition() {
             throw error;
           }
         };
-    assertUnusableOnEveryCall(backend, "explained: simulated: cannot tell which CPU this is", error);
+    assertUnusableOnEveryCall(
+        backend, "explained: simulated: cannot tell which CPU this is", error);
     assertThat(backend.loads).hasValue(0);
   }
 
   @Test
   void aPreconditionThatAnswersNullIsAReasonNotACrash() {
-    Scripted backend = new Scripted(null, () -> new SimulatedPrimitives(), failure -> "explained: " + failure);
-    assertThat(backend.unavailabilityReason()).hasValueSatisfying(r -> assertThat(r).contains("NullPointerException"));
+    Scripted backend =
+        new Scripted(null, () -> new SimulatedPrimitives(), failure -> "explained: " + failure);
+    assertThat(backend.unavailabilityReason())
+        .hasValueSatisfying(r -> assertThat(r).contains("NullPointerException"));
     assertThat(backend.unavailabilityCause()).containsInstanceOf(NullPointerException.class);
     assertThat(backend.loads).hasValue(0);
   }
@@ -112,7 +140,12 @@ class LoadingBackendTest {
   @Test
   void anUnmetPreconditionIsTheReasonWithNoCause() {
     Scripted backend =
-        new Scripted(Optional.of("needs a machine that does not exist"), () -> { throw new AssertionError("loaded"); }, String::valueOf);
+        new Scripted(
+            Optional.of("needs a machine that does not exist"),
+            () -> {
+              throw new AssertionError("loaded");
+            },
+            String::valueOf);
     assertUnusableOnEveryCall(backend, "needs a machine that does not exist", null);
     assertThat(backend.loads).hasValue(0);
   }
@@ -121,17 +154,33 @@ class LoadingBackendTest {
   void anExplanationThatThrowsStillGivesAReason() {
     UnsatisfiedLinkError error = new UnsatisfiedLinkError("simulated: libmissing.so");
     Scripted backend =
-        new Scripted(Optional.empty(), () -> { throw error; }, failure -> { throw new InternalError("simulated: explain crashed"); });
-    assertUnusableOnEveryCall(backend, "failed to load: UnsatisfiedLinkError: simulated: libmissing.so", error);
-    assertThat(backend.unavailabilityReason().orElseThrow()).contains("InternalError: simulated: explain crashed");
+        new Scripted(
+            Optional.empty(),
+            () -> {
+              throw error;
+            },
+            failure -> {
+              throw new InternalError("simulated: explain crashed");
+            });
+    assertUnusableOnEveryCall(
+        backend, "failed to load: UnsatisfiedLinkError: simulated: libmissing.so", error);
+    assertThat(backend.unavailabilityReason().orElseThrow())
+        .contains("InternalError: simulated: explain crashed");
     assertThat(error.getSuppressed()).hasSize(1);
   }
 
   @Test
   void anExplanationThatSaysNothingGivesTheFailure() {
     UnsatisfiedLinkError error = new UnsatisfiedLinkError("simulated: libmissing.so");
-    Scripted backend = new Scripted(Optional.empty(), () -> { throw error; }, failure -> null);
-    assertUnusableOnEveryCall(backend, "failed to load: UnsatisfiedLinkError: simulated: libmissing.so", error);
+    Scripted backend =
+        new Scripted(
+            Optional.empty(),
+            () -> {
+              throw error;
+            },
+            failure -> null);
+    assertUnusableOnEveryCall(
+        backend, "failed to load: UnsatisfiedLinkError: simulated: libmissing.so", error);
   }
 
   @Test

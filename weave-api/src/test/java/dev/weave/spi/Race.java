@@ -45,7 +45,8 @@ final class Race {
 
     /** The engine as it is. */
     static Subject engine() {
-      return new Subject("Engine", Engine::new, p -> p, r -> ((Engine) r).threadsWithRegistrations());
+      return new Subject(
+          "Engine", Engine::new, p -> p, r -> ((Engine) r).threadsWithRegistrations());
     }
 
     /** The engine with {@code broken} primitives between it and the checker. */
@@ -67,6 +68,7 @@ final class Race {
   private final long baselineBlocks;
   private final List<Interleaver.Actor> deaths = new ArrayList<>();
   private final List<String> destructorRuns = Collections.synchronizedList(new ArrayList<>());
+
   /** Per close of the race's slot, in the order they began: whether it has returned. */
   private final List<Boolean> closes = new ArrayList<>();
 
@@ -108,8 +110,8 @@ final class Race {
   }
 
   /**
-   * From a thread of the scenario: a scheduling point of its own, where the engine has none (a
-   * real thread may be preempted anywhere).
+   * From a thread of the scenario: a scheduling point of its own, where the engine has none (a real
+   * thread may be preempted anywhere).
    */
   void point() {
     interleaver.await("a point of the scenario", null);
@@ -154,19 +156,25 @@ final class Race {
     return value -> destructorRuns.add(name + "(" + value + ")");
   }
 
-  /** @return the destructors that ran, in order, or "none ran" */
+  /**
+   * @return the destructors that ran, in order, or "none ran"
+   */
   String destructorRuns() {
     synchronized (destructorRuns) {
       return destructorRuns.isEmpty() ? "none ran" : String.join(", ", destructorRuns);
     }
   }
 
-  /** @return whether every thread and death of the race ran to its end */
+  /**
+   * @return whether every thread and death of the race ran to its end
+   */
   boolean finished() {
     return interleaver.actors().stream().allMatch(Interleaver.Actor::finished);
   }
 
-  /** @return the destructors that ran, sorted, or "none ran": for those run on different threads */
+  /**
+   * @return the destructors that ran, sorted, or "none ran": for those run on different threads
+   */
   String destructorRunsInAnyOrder() {
     synchronized (destructorRuns) {
       return destructorRuns.isEmpty()
@@ -203,8 +211,12 @@ final class Race {
     long live = checked.liveBlocks();
     if (live != baselineBlocks) {
       problems.add(
-          "live blocks: " + live + ", baseline " + baselineBlocks
-              + "\n  " + String.join("\n  ", checked.describeLiveBlocks()));
+          "live blocks: "
+              + live
+              + ", baseline "
+              + baselineBlocks
+              + "\n  "
+              + String.join("\n  ", checked.describeLiveBlocks()));
     }
     int armed = subject.threadsWithRegistrations.applyAsInt(registry);
     if (armed != 0) {
@@ -226,8 +238,12 @@ final class Race {
   /** The seed, the strategy and every step, for a failure report. */
   String describeSchedule() {
     List<String> trace = interleaver.trace();
-    return "strategy: " + interleaver.strategy()
-        + "\ntrace (" + trace.size() + " steps):\n" + String.join("\n", trace);
+    return "strategy: "
+        + interleaver.strategy()
+        + "\ntrace ("
+        + trace.size()
+        + " steps):\n"
+        + String.join("\n", trace);
   }
 
   private static String stackTrace(Throwable t) {

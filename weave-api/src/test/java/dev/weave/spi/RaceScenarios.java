@@ -15,9 +15,9 @@ import java.util.regex.Pattern;
 
 /**
  * The races of issue 11 §4: a few threads, a few operations each, and the outcomes the contract
- * allows, stated as jcstress samples state them (every outcome not listed is forbidden). Every
- * race also requires what {@link Race#run()} checks: no violation of checked mode, live blocks back
- * to the baseline, no thread left with registrations.
+ * allows, stated as jcstress samples state them (every outcome not listed is forbidden). Every race
+ * also requires what {@link Race#run()} checks: no violation of checked mode, live blocks back to
+ * the baseline, no thread left with registrations.
  *
  * <p>The word "close returned" is the contract's line: once a {@code close()} of a slot has
  * returned, no destructor registered on that slot may start (rule 11: close drops them, it does not
@@ -32,8 +32,10 @@ final class RaceScenarios {
   /** A race and its allowed outcomes. */
   static final class Scenario {
     final String name;
+
     /** Each allowed outcome, as a pattern, and why the contract allows it. */
     private final Map<Pattern, String> acceptable = new LinkedHashMap<>();
+
     private final Function<Race, Supplier<String>> setUp;
 
     private Scenario(String name, Function<Race, Supplier<String>> setUp) {
@@ -50,7 +52,9 @@ final class RaceScenarios {
       return this;
     }
 
-    /** @return why the contract allows {@code outcome}, or null if it does not */
+    /**
+     * @return why the contract allows {@code outcome}, or null if it does not
+     */
     String whyAllowed(String outcome) {
       for (Map.Entry<Pattern, String> allowed : acceptable.entrySet()) {
         if (allowed.getKey().matcher(outcome).matches()) {
@@ -60,7 +64,9 @@ final class RaceScenarios {
       return null;
     }
 
-    /** @return the allowed outcomes, one a line */
+    /**
+     * @return the allowed outcomes, one a line
+     */
     String describeAllowed() {
       StringBuilder text = new StringBuilder();
       acceptable.forEach(
@@ -71,7 +77,10 @@ final class RaceScenarios {
       return text.toString();
     }
 
-    /** Adds the scenario's threads to {@code race}; the supplier names the outcome once they are done. */
+    /**
+     * Adds the scenario's threads to {@code race}; the supplier names the outcome once they are
+     * done.
+     */
     Supplier<String> setUp(Race race) {
       return setUp.apply(race);
     }
@@ -115,7 +124,8 @@ final class RaceScenarios {
               ThreadLocalSlot closing = registry.newSlot();
               ThreadLocalSlot open = registry.newSlot();
               AtomicInteger registered = new AtomicInteger();
-              race.thread("bystander", () -> setAndRegister(race, closing, 9, "bystander", registered));
+              race.thread(
+                  "bystander", () -> setAndRegister(race, closing, 9, "bystander", registered));
               race.thread(
                   "owner",
                   () -> {
@@ -128,7 +138,8 @@ final class RaceScenarios {
                     race.await("both registrations", () -> registered.get() == 2);
                     race.close(closing);
                   });
-              return () -> race.destructorRunsInAnyOrder() + "; native " + race.simulation.nativeCalls();
+              return () ->
+                  race.destructorRunsInAnyOrder() + "; native " + race.simulation.nativeCalls();
             })
         .acceptableMatching(
             EACH_RAN_FIRST_OR_NOT_AT_ALL + Pattern.quote("; native [d1(0)]"),
@@ -155,7 +166,8 @@ final class RaceScenarios {
               ThreadLocalSlot closing = registry.newSlot();
               AtomicInteger registered = new AtomicInteger();
               AtomicReference<String> unregister = new AtomicReference<>();
-              race.thread("bystander", () -> setAndRegister(race, closing, 9, "bystander", registered));
+              race.thread(
+                  "bystander", () -> setAndRegister(race, closing, 9, "bystander", registered));
               race.thread(
                   "owner",
                   () -> {
@@ -195,7 +207,8 @@ final class RaceScenarios {
             race -> {
               ThreadLocalSlot closing = race.registry.newSlot();
               AtomicInteger registered = new AtomicInteger();
-              race.thread("bystander", () -> setAndRegister(race, closing, 9, "bystander", registered));
+              race.thread(
+                  "bystander", () -> setAndRegister(race, closing, 9, "bystander", registered));
               race.thread("owner", () -> setAndRegister(race, closing, 5, "owner", registered));
               for (String closer : List.of("first closer", "second closer")) {
                 race.thread(
@@ -213,9 +226,9 @@ final class RaceScenarios {
   }
 
   /**
-   * Slot caches: two threads set and read a slot while another closes it and makes a new slot, which
-   * takes the closed slot's index; the new slot reads 0 on every thread until set, among them those
-   * whose cell at that index holds the old slot's value.
+   * Slot caches: two threads set and read a slot while another closes it and makes a new slot,
+   * which takes the closed slot's index; the new slot reads 0 on every thread until set, among them
+   * those whose cell at that index holds the old slot's value.
    */
   static Scenario getAndSetRacingCloseAndReuse() {
     return new Scenario(
@@ -229,8 +242,11 @@ final class RaceScenarios {
               AtomicReference<String> closer = new AtomicReference<>();
               ThreadLocalSlot warmUp = registry.newSlot();
               AtomicInteger warm = new AtomicInteger();
-              race.thread("user", () -> user.set(useThenRead(race, warmUp, warm, closing, reusing, 5)));
-              race.thread("other user", () -> other.set(useThenRead(race, warmUp, warm, closing, reusing, 6)));
+              race.thread(
+                  "user", () -> user.set(useThenRead(race, warmUp, warm, closing, reusing, 5)));
+              race.thread(
+                  "other user",
+                  () -> other.set(useThenRead(race, warmUp, warm, closing, reusing, 6)));
               race.thread(
                   "closer",
                   () -> {
@@ -316,11 +332,17 @@ final class RaceScenarios {
                       });
               race.deathOf(owner).after(closer);
               return () ->
-                  registration + ": " + race.destructorRuns() + "; native " + race.simulation.nativeCalls();
+                  registration
+                      + ": "
+                      + race.destructorRuns()
+                      + "; native "
+                      + race.simulation.nativeCalls();
             })
         .acceptable("refused: kept(0); native []", "close came first")
-        .acceptable("registered d, then refused: kept(0); native []", "close came between, and dropped d")
-        .acceptable("registered d and native: kept(0); native []", "close dropped both registrations");
+        .acceptable(
+            "registered d, then refused: kept(0); native []", "close came between, and dropped d")
+        .acceptable(
+            "registered d and native: kept(0); native []", "close dropped both registrations");
   }
 
   /**
@@ -400,6 +422,7 @@ final class RaceScenarios {
             })
         .acceptable("kept(2), again(0); then open reads 0", "close dropped the registration")
         .acceptable(
-            "kept(2), d(1) before close returned, again(0); then open reads 0", "runDestructors took it first");
+            "kept(2), d(1) before close returned, again(0); then open reads 0",
+            "runDestructors took it first");
   }
 }

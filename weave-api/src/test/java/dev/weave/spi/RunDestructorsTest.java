@@ -1,7 +1,6 @@
 package dev.weave.spi;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weave.ThreadLocalSlot;
 import dev.weave.WeaveThread;
@@ -12,7 +11,9 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Rule 13 in the engine, over simulated primitives: the walk on a live thread and what it leaves. */
+/**
+ * Rule 13 in the engine, over simulated primitives: the walk on a live thread and what it leaves.
+ */
 class RunDestructorsTest {
   private final SimulatedPrimitives simulation = new SimulatedPrimitives();
   private final CheckedPrimitives checked = new CheckedPrimitives(simulation);
@@ -48,11 +49,22 @@ class RunDestructorsTest {
                   b.set(2);
                   long cell = a.cellAddress();
                   Thread self = Thread.currentThread();
-                  engine.register(a, value -> calls.add("a=" + value + " same thread=" + (Thread.currentThread() == self) + " local=" + local.get()));
-                  engine.register(b, value -> {
-                    calls.add("b=" + value);
-                    engine.register(a, later -> calls.add("round 2 a=" + later));
-                  });
+                  engine.register(
+                      a,
+                      value ->
+                          calls.add(
+                              "a="
+                                  + value
+                                  + " same thread="
+                                  + (Thread.currentThread() == self)
+                                  + " local="
+                                  + local.get()));
+                  engine.register(
+                      b,
+                      value -> {
+                        calls.add("b=" + value);
+                        engine.register(a, later -> calls.add("round 2 a=" + later));
+                      });
                   engine.registerNative(a, 0xabc);
                   engine.runDestructors();
                   assertThat(a.get()).isZero();
@@ -108,13 +120,15 @@ class RunDestructorsTest {
     run(
         new Thread(
             () -> {
-              engine.register(slot, value -> {
-                try {
-                  engine.runDestructors();
-                } catch (IllegalStateException expected) {
-                  calls.add(expected.getMessage());
-                }
-              });
+              engine.register(
+                  slot,
+                  value -> {
+                    try {
+                      engine.runDestructors();
+                    } catch (IllegalStateException expected) {
+                      calls.add(expected.getMessage());
+                    }
+                  });
               engine.register(slot, value -> calls.add("next"));
               engine.runDestructors();
             }));
@@ -140,7 +154,10 @@ class RunDestructorsTest {
                 () -> {
                   slot.set(3);
                   assertThat(slot.get()).isEqualTo(3);
-                  engine.register(slot, value -> calls.add("ran " + value + " on " + Thread.currentThread().getName()));
+                  engine.register(
+                      slot,
+                      value ->
+                          calls.add("ran " + value + " on " + Thread.currentThread().getName()));
                   engine.runDestructors();
                   assertThat(slot.get()).isZero();
                 },

@@ -11,14 +11,15 @@ import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * {@link NativePrimitives} simulated in Java, to test the engine's bookkeeping without an FFI:
- * memory is a map of words, pthread keys are per-thread maps, and a test ends a thread's life
- * with {@link #die(Thread)}, which runs key destructors the way glibc does (values cleared before
- * each call, keys in index order, up to 4 passes). Live allocations are counted exactly.
+ * memory is a map of words, pthread keys are per-thread maps, and a test ends a thread's life with
+ * {@link #die(Thread)}, which runs key destructors the way glibc does (values cleared before each
+ * call, keys in index order, up to 4 passes). Live allocations are counted exactly.
  */
 final class SimulatedPrimitives implements NativePrimitives {
   static final long FREE = 0xf1ee;
 
-  private final ConcurrentSkipListMap<Long, Long> blocks = new ConcurrentSkipListMap<>(); // base -> bytes
+  private final ConcurrentSkipListMap<Long, Long> blocks =
+      new ConcurrentSkipListMap<>(); // base -> bytes
   private final List<String> violations = Collections.synchronizedList(new ArrayList<>());
   private final Map<Long, Long> words = new ConcurrentHashMap<>();
   private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
@@ -27,7 +28,9 @@ final class SimulatedPrimitives implements NativePrimitives {
   private long nextAddress = 0x10000;
   private long nextKey = 1;
 
-  /** Called before every primitive operation, on the calling thread, outside any lock of this class. */
+  /**
+   * Called before every primitive operation, on the calling thread, outside any lock of this class.
+   */
   interface Hook {
     void before(String operation, long argument);
   }
@@ -75,7 +78,9 @@ final class SimulatedPrimitives implements NativePrimitives {
     }
   }
 
-  /** @return frees of unallocated memory and reads or writes outside allocated blocks, so far */
+  /**
+   * @return frees of unallocated memory and reads or writes outside allocated blocks, so far
+   */
   List<String> violations() {
     return new ArrayList<>(violations);
   }

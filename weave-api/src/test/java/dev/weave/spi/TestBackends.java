@@ -9,7 +9,8 @@ public final class TestBackends {
 
   /** Usable, over simulated primitives. */
   public static final class Usable implements WeaveBackend {
-    private static final DestructorRegistry REGISTRY = new Engine("test-usable", new SimulatedPrimitives());
+    private static final DestructorRegistry REGISTRY =
+        new Engine("test-usable", new SimulatedPrimitives());
 
     @Override
     public String name() {
@@ -172,9 +173,13 @@ public final class TestBackends {
     }
   }
 
-  /** Usable, with a registry written before rule 13: its runDestructors() is the default, which throws. */
+  /**
+   * Usable, with a registry written before rule 13: its runDestructors() is the default, which
+   * throws.
+   */
   public static final class WithoutRunDestructors implements WeaveBackend {
-    private static final Engine ENGINE = new Engine("test-without-run-destructors", new SimulatedPrimitives());
+    private static final Engine ENGINE =
+        new Engine("test-without-run-destructors", new SimulatedPrimitives());
     private static final DestructorRegistry REGISTRY =
         new DestructorRegistry() {
           @Override

@@ -22,8 +22,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 
 /**
  * JMH's {@code Main} with one line per benchmark and backend as it starts and as it finishes, with
- * its score and the time so far, instead of JMH's page per iteration; {@code -v NORMAL} gives
- * JMH's own output back. A benchmark that fails has JMH's output for it printed in full.
+ * its score and the time so far, instead of JMH's page per iteration; {@code -v NORMAL} gives JMH's
+ * own output back. A benchmark that fails has JMH's output for it printed in full.
  */
 public final class Bench {
   private Bench() {}
@@ -45,7 +45,8 @@ public final class Bench {
     private final PrintStream out;
     private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
     private final OutputFormat jmh =
-        OutputFormatFactory.createFormatInstance(new PrintStream(buffer, true, StandardCharsets.UTF_8), VerboseMode.NORMAL);
+        OutputFormatFactory.createFormatInstance(
+            new PrintStream(buffer, true, StandardCharsets.UTF_8), VerboseMode.NORMAL);
     private final long start = System.nanoTime();
     private long benchmarkStart;
     private int done;
@@ -57,7 +58,9 @@ public final class Bench {
     private static String name(BenchmarkParams params) {
       String benchmark = params.getBenchmark().replace("dev.weave.bench.", "");
       String values =
-          params.getParamsKeys().stream().map(key -> key + "=" + params.getParam(key)).collect(Collectors.joining(", "));
+          params.getParamsKeys().stream()
+              .map(key -> key + "=" + params.getParam(key))
+              .collect(Collectors.joining(", "));
       return values.isEmpty() ? benchmark : benchmark + " [" + values + "]";
     }
 
@@ -93,8 +96,18 @@ public final class Bench {
         score = String.format(Locale.ROOT, "%.4g %s", primary.getScore(), primary.getScoreUnit());
       }
       String name = result == null ? "?" : name(result.getParams());
-      out.println("finished " + name + ": " + score + " (" + elapsed(benchmarkStart) + "; " + done + " done, "
-          + elapsed(start) + " in)");
+      out.println(
+          "finished "
+              + name
+              + ": "
+              + score
+              + " ("
+              + elapsed(benchmarkStart)
+              + "; "
+              + done
+              + " done, "
+              + elapsed(start)
+              + " in)");
       showFailures();
     }
 
@@ -115,7 +128,8 @@ public final class Bench {
     }
 
     @Override
-    public void iterationResult(BenchmarkParams benchmark, IterationParams params, int iteration, IterationResult data) {
+    public void iterationResult(
+        BenchmarkParams benchmark, IterationParams params, int iteration, IterationResult data) {
       jmh.iterationResult(benchmark, params, iteration, data);
     }
 

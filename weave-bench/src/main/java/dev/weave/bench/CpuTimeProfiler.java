@@ -46,8 +46,10 @@ public final class CpuTimeProfiler implements InternalProfiler {
     long used = OS.getProcessCpuTime() - start;
     long operations = result.getMetadata().getMeasuredOps();
     TimeUnit unit = benchmarkParams.getTimeUnit();
-    double perOperation = operations == 0 ? Double.NaN : used / (double) operations / unit.toNanos(1);
-    return List.of(new ScalarResult("cpu", perOperation, unitName(unit) + "/op", AggregationPolicy.AVG));
+    double perOperation =
+        operations == 0 ? Double.NaN : used / (double) operations / unit.toNanos(1);
+    return List.of(
+        new ScalarResult("cpu", perOperation, unitName(unit) + "/op", AggregationPolicy.AVG));
   }
 
   private static String unitName(TimeUnit unit) {

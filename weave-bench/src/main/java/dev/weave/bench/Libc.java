@@ -21,7 +21,9 @@ import java.lang.invoke.MethodHandle;
 final class Libc {
   private static final Linker LINKER = Linker.nativeLinker();
 
-  /** {@code void free(void*)}: as a native destructor of a variable holding 0 it does nothing, in C. */
+  /**
+   * {@code void free(void*)}: as a native destructor of a variable holding 0 it does nothing, in C.
+   */
   static final long FREE = address("free");
 
   /** {@code int sem_post(sem_t*)}: as a native destructor, says "the destructors before me ran". */
@@ -34,7 +36,9 @@ final class Libc {
   /** The same, as a critical downcall: no thread-state transition (the call cannot block). */
   private static final MethodHandle GETSPECIFIC_CRITICAL =
       downcall(
-          "pthread_getspecific", FunctionDescriptor.of(JAVA_LONG, JAVA_INT), Linker.Option.critical(false));
+          "pthread_getspecific",
+          FunctionDescriptor.of(JAVA_LONG, JAVA_INT),
+          Linker.Option.critical(false));
 
   private static final MethodHandle SETSPECIFIC =
       downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
@@ -42,7 +46,8 @@ final class Libc {
       downcall("pthread_key_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
   private static final MethodHandle SEM_INIT =
       downcall("sem_init", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT));
-  private static final MethodHandle SEM_WAIT = downcall("sem_wait", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+  private static final MethodHandle SEM_WAIT =
+      downcall("sem_wait", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
 
   /** glibc's {@code struct mallinfo2}: ten {@code size_t}. */
   private static final StructLayout MALLINFO2_LAYOUT =
@@ -58,25 +63,37 @@ final class Libc {
           JAVA_LONG.withName("fordblks"),
           JAVA_LONG.withName("keepcost"));
 
-  private static final MethodHandle MALLINFO2 = downcall("mallinfo2", FunctionDescriptor.of(MALLINFO2_LAYOUT));
-  private static final long HBLKHD = MALLINFO2_LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement("hblkhd"));
+  private static final MethodHandle MALLINFO2 =
+      downcall("mallinfo2", FunctionDescriptor.of(MALLINFO2_LAYOUT));
+  private static final long HBLKHD =
+      MALLINFO2_LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement("hblkhd"));
   private static final long UORDBLKS =
       MALLINFO2_LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement("uordblks"));
 
-  /** Where mallinfo2 returns its struct: allocated once, so that reading the heap figures mallocs nothing. */
+  /**
+   * Where mallinfo2 returns its struct: allocated once, so that reading the heap figures mallocs
+   * nothing.
+   */
   private static final MemorySegment MALLINFO2_RESULT = Arena.global().allocate(MALLINFO2_LAYOUT);
 
-  private static final SegmentAllocator MALLINFO2_ALLOCATOR = SegmentAllocator.prefixAllocator(MALLINFO2_RESULT);
+  private static final SegmentAllocator MALLINFO2_ALLOCATOR =
+      SegmentAllocator.prefixAllocator(MALLINFO2_RESULT);
 
   private static final int SEM_T_BYTES = 64; // sizeof(sem_t) is 32 on x86-64 and aarch64 glibc
 
   private Libc() {}
 
   static long address(String function) {
-    return LINKER.defaultLookup().find(function).orElseThrow(() -> new UnsatisfiedLinkError(function)).address();
+    return LINKER
+        .defaultLookup()
+        .find(function)
+        .orElseThrow(() -> new UnsatisfiedLinkError(function))
+        .address();
   }
 
-  /** @return a new pthread key with no destructor */
+  /**
+   * @return a new pthread key with no destructor
+   */
   static int newKey() {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment key = arena.allocate(JAVA_INT);
@@ -111,7 +128,9 @@ final class Libc {
     }
   }
 
-  /** @return the address of a new process-private {@code sem_t} with count 0; never freed */
+  /**
+   * @return the address of a new process-private {@code sem_t} with count 0; never freed
+   */
   static long newSemaphore() {
     long sem = Arena.global().allocate(SEM_T_BYTES, 16).address();
     try {
@@ -149,9 +168,12 @@ final class Libc {
   }
 
   @SuppressWarnings("restricted") // the benchmarks run with --enable-native-access=ALL-UNNAMED
-  private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+  private static MethodHandle downcall(
+      String name, FunctionDescriptor descriptor, Linker.Option... options) {
     return LINKER.downcallHandle(
-        LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor, options);
+        LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)),
+        descriptor,
+        options);
   }
 
   private static void check(int error, String function) {

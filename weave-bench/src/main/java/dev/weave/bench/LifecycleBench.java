@@ -31,8 +31,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * System.nanoTime()}, so that every fork measures its own baseline alternately with the weave
  * threads: on a small or busy machine a baseline from another fork, minutes apart, is no baseline.
  * The blocks keep each kind's tail (what a thread still does after the figure stops: the detach
- * after the last destructor, the OS thread's exit) on its own kind, but at a block's edge.
- * {@link LifecycleBaseline#bareThread()} measures the bare thread alone, as JMH times it.
+ * after the last destructor, the OS thread's exit) on its own kind, but at a block's edge. {@link
+ * LifecycleBaseline#bareThread()} measures the bare thread alone, as JMH times it.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -56,7 +56,9 @@ public class LifecycleBench {
   private long semaphore;
   private Runnable body;
 
-  /** Bare threads' lives, in blocks alternating with the measured ones; summed over an iteration. */
+  /**
+   * Bare threads' lives, in blocks alternating with the measured ones; summed over an iteration.
+   */
   @State(Scope.Thread)
   @AuxCounters(AuxCounters.Type.EVENTS)
   public static class PairedBare {

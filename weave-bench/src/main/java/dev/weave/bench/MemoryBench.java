@@ -20,12 +20,12 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Native memory a thread holds for its slots: a new thread reads glibc's heap figure
- * ({@code mallinfo2}, all arenas), sets {@code slots} slots for the first time on it (with 0 it
- * only reads one, which never allocates), reads the figure again, and dies. The counter {@code
- * nativeBytesPerThread} is the median of those differences over an iteration's threads, so that
- * the JVM's own mallocs on other threads (JIT, GC) during a measurement do not count. The primary
- * score is the time of such a thread's life.
+ * Native memory a thread holds for its slots: a new thread reads glibc's heap figure ({@code
+ * mallinfo2}, all arenas), sets {@code slots} slots for the first time on it (with 0 it only reads
+ * one, which never allocates), reads the figure again, and dies. The counter {@code
+ * nativeBytesPerThread} is the median of those differences over an iteration's threads, so that the
+ * JVM's own mallocs on other threads (JIT, GC) during a measurement do not count. The primary score
+ * is the time of such a thread's life.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)

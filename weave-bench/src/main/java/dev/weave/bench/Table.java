@@ -22,8 +22,10 @@ public final class Table {
   private static final String[] BACKENDS = {"ffm", "jnr", "jna"};
   private static final String PACKAGE = "dev.weave.bench.";
   private static final double[] NO_LIMITS = {Double.NaN, Double.NaN, Double.NaN};
+
   /** The targets, per backend (ffm, jnr, jna). */
   private static final double[] PLAIN_THREAD_SLOT = {1.5, 2.5, 2.5};
+
   private static final double[] WEAVE_THREAD_SLOT = {1.0, 2, 2};
   private static final double[] WEAVE_THREAD_LIFE = {1.15, 1.15, 1.15};
   private static final double[] ONLY_REGISTRATION_NANOS = {150, 150, 300};
@@ -41,7 +43,8 @@ public final class Table {
       System.exit(2);
     }
     @SuppressWarnings("unchecked")
-    List<Map<String, Object>> results = (List<Map<String, Object>>) Json.parse(Files.readString(Path.of(args[0])));
+    List<Map<String, Object>> results =
+        (List<Map<String, Object>>) Json.parse(Files.readString(Path.of(args[0])));
     String table = new Table(results).render();
     System.out.print(table);
     if (args.length > 1) {
@@ -57,25 +60,64 @@ public final class Table {
     perThreadValues(false);
     registerRows(false);
     double bare = score("LifecycleBaseline.bareThread");
-    lifecycle("thread: start, set a slot, die (0 destructors)", bare, NO_LIMITS, "LifecycleBench.threadLifecycle", "destructors", "0");
-    lifecycle("thread: start, 1 native destructor, die, destructor done", bare, new double[] {2, Double.NaN, Double.NaN}, "LifecycleBench.threadLifecycle", "destructors", "1");
-    lifecycle("thread: start, 10 native destructors, die, all done", bare, NO_LIMITS, "LifecycleBench.threadLifecycle", "destructors", "10");
-    lifecycle("weave thread: start, 1 native destructor, task ends, destructor done, joined", bare, WEAVE_THREAD_LIFE, "WeaveThreadLifecycleBench.weaveThreadLifecycle", "destructor", "native");
-    lifecycle("weave thread: start, 1 Java destructor, task ends, destructor done, joined", bare, WEAVE_THREAD_LIFE, "WeaveThreadLifecycleBench.weaveThreadLifecycle", "destructor", "java");
+    lifecycle(
+        "thread: start, set a slot, die (0 destructors)",
+        bare,
+        NO_LIMITS,
+        "LifecycleBench.threadLifecycle",
+        "destructors",
+        "0");
+    lifecycle(
+        "thread: start, 1 native destructor, die, destructor done",
+        bare,
+        new double[] {2, Double.NaN, Double.NaN},
+        "LifecycleBench.threadLifecycle",
+        "destructors",
+        "1");
+    lifecycle(
+        "thread: start, 10 native destructors, die, all done",
+        bare,
+        NO_LIMITS,
+        "LifecycleBench.threadLifecycle",
+        "destructors",
+        "10");
+    lifecycle(
+        "weave thread: start, 1 native destructor, task ends, destructor done, joined",
+        bare,
+        WEAVE_THREAD_LIFE,
+        "WeaveThreadLifecycleBench.weaveThreadLifecycle",
+        "destructor",
+        "native");
+    lifecycle(
+        "weave thread: start, 1 Java destructor, task ends, destructor done, joined",
+        bare,
+        WEAVE_THREAD_LIFE,
+        "WeaveThreadLifecycleBench.weaveThreadLifecycle",
+        "destructor",
+        "java");
     walkRow(false);
-    absolute("whole thread with 10,000 native destructors, per destructor", "ns", perBackend("WalkBench.threadWith10000Destructors"), NO_LIMITS);
+    absolute(
+        "whole thread with 10,000 native destructors, per destructor",
+        "ns",
+        perBackend("WalkBench.threadWith10000Destructors"),
+        NO_LIMITS);
     for (String slots : new String[] {"0", "1", "100"}) {
       double[] bytes = new double[BACKENDS.length];
       for (int i = 0; i < BACKENDS.length; i++) {
-        Map<String, Object> result = find("MemoryBench.threadSettingSlots", "backend", BACKENDS[i], "slots", slots);
+        Map<String, Object> result =
+            find("MemoryBench.threadSettingSlots", "backend", BACKENDS[i], "slots", slots);
         bytes[i] = result == null ? Double.NaN : secondaryMean(result, "nativeBytesPerThread");
       }
-      String what = slots.equals("0") ? "0 slots set (reads one)" : slots.equals("1") ? "1 slot set" : slots + " slots set";
+      String what =
+          slots.equals("0")
+              ? "0 slots set (reads one)"
+              : slots.equals("1") ? "1 slot set" : slots + " slots set";
       absolute("native bytes per thread, " + what, "B", bytes, NO_LIMITS);
     }
     line("");
     if (hasCpu()) {
-      line("CPU time per operation (the fork's, all threads; the walk: the dying thread's), which time spent");
+      line(
+          "CPU time per operation (the fork's, all threads; the walk: the dying thread's), which time spent");
       line("waiting for a CPU does not inflate:");
       line("");
       tableHead();
@@ -84,32 +126,71 @@ public final class Table {
       walkRow(true);
       line("");
     }
-    line("Scores are JMH averages over the measured iterations (errors and raw data: `weave-bench/target/jmh-result.json`).");
-    line("Ratios divide each backend's figure by the baseline in the same row; ✓ / ✗: the issue's target met / missed.");
-    line("Thread rows: each fork also starts and joins bare threads, in blocks of " + LifecycleBench.BLOCK
-        + " alternating with the measured ones, and the ratio is");
+    line(
+        "Scores are JMH averages over the measured iterations (errors and raw data: `weave-bench/target/jmh-result.json`).");
+    line(
+        "Ratios divide each backend's figure by the baseline in the same row; ✓ / ✗: the issue's target met / missed.");
+    line(
+        "Thread rows: each fork also starts and joins bare threads, in blocks of "
+            + LifecycleBench.BLOCK
+            + " alternating with the measured ones, and the ratio is");
     line("to that paired figure; \"alone\" is `LifecycleBaseline.bareThread`, in its own fork.");
     String load = loadAverage();
     if (load != null) {
-      line("Load average (1, 5, 15 min) when the run ended: " + load + " on " + Runtime.getRuntime().availableProcessors()
-          + " CPUs; the benchmark itself accounts for about 1.");
+      line(
+          "Load average (1, 5, 15 min) when the run ended: "
+              + load
+              + " on "
+              + Runtime.getRuntime().availableProcessors()
+              + " CPUs; the benchmark itself accounts for about 1.");
     }
     return out.toString();
   }
 
   private void tableHead() {
-    line("| benchmark | unit | ffm | jnr | jna | baseline (same run) | ffm ÷ base | jnr ÷ base | jna ÷ base | target |");
+    line(
+        "| benchmark | unit | ffm | jnr | jna | baseline (same run) | ffm ÷ base | jnr ÷ base | jna ÷ base | target |");
     line("|---|---|--:|--:|--:|---|--:|--:|--:|---|");
   }
 
   private void perThreadValues(boolean cpu) {
     double[] get = perBackend(cpu, "SlotBench.get");
     double[] set = perBackend(cpu, "SlotBench.set");
-    compare("`slot.get()`", "ns", get, "`ThreadLocal.get()`", score(cpu, "SlotBaseline.threadLocalGet"), PLAIN_THREAD_SLOT);
-    compare("`slot.get()`", "ns", get, "FFM `pthread_getspecific`", score(cpu, "SlotBaseline.pthreadGetspecific"), null);
-    compare("`slot.get()`", "ns", get, "FFM `pthread_getspecific`, critical", score(cpu, "SlotBaseline.pthreadGetspecificCritical"), null);
-    compare("`slot.set(v)`", "ns", set, "`ThreadLocal.set(v)`", score(cpu, "SlotBaseline.threadLocalSet"), PLAIN_THREAD_SLOT);
-    compare("`slot.set(v)`", "ns", set, "FFM `pthread_setspecific`", score(cpu, "SlotBaseline.pthreadSetspecific"), null);
+    compare(
+        "`slot.get()`",
+        "ns",
+        get,
+        "`ThreadLocal.get()`",
+        score(cpu, "SlotBaseline.threadLocalGet"),
+        PLAIN_THREAD_SLOT);
+    compare(
+        "`slot.get()`",
+        "ns",
+        get,
+        "FFM `pthread_getspecific`",
+        score(cpu, "SlotBaseline.pthreadGetspecific"),
+        null);
+    compare(
+        "`slot.get()`",
+        "ns",
+        get,
+        "FFM `pthread_getspecific`, critical",
+        score(cpu, "SlotBaseline.pthreadGetspecificCritical"),
+        null);
+    compare(
+        "`slot.set(v)`",
+        "ns",
+        set,
+        "`ThreadLocal.set(v)`",
+        score(cpu, "SlotBaseline.threadLocalSet"),
+        PLAIN_THREAD_SLOT);
+    compare(
+        "`slot.set(v)`",
+        "ns",
+        set,
+        "FFM `pthread_setspecific`",
+        score(cpu, "SlotBaseline.pthreadSetspecific"),
+        null);
     comparePerFork(
         "`slot.get()` on a weave thread",
         perBackend(cpu, "WeaveThreadSlotBench.get"),
@@ -135,28 +216,55 @@ public final class Table {
     for (int i = 0; i < BACKENDS.length; i++) {
       double ratio = values[i] / bases[i];
       row.append(ratio(ratio)).append(" | ");
-      targets.add(BACKENDS[i] + " ≤ " + trim(WEAVE_THREAD_SLOT[i]) + "× " + verdict(ratio <= WEAVE_THREAD_SLOT[i], ratio));
+      targets.add(
+          BACKENDS[i]
+              + " ≤ "
+              + trim(WEAVE_THREAD_SLOT[i])
+              + "× "
+              + verdict(ratio <= WEAVE_THREAD_SLOT[i], ratio));
     }
     line(row.append(String.join(", ", targets)).append(" |").toString());
   }
 
   private void registerRows(boolean cpu) {
-    absolute("`register` + `unregister`, Java destructor, thread's only one", "ns", perBackend(cpu, "RegisterBench.registerUnregisterJava"), ONLY_REGISTRATION_NANOS);
-    absolute("`register` + `unregister`, native destructor, thread's only one", "ns", perBackend(cpu, "RegisterBench.registerUnregisterNative"), ONLY_REGISTRATION_NANOS);
-    absolute("`register` + `unregister`, Java destructor, thread holds another", "ns", perBackend(cpu, "RegisterBench.registerUnregisterJavaArmed"), NO_LIMITS);
-    absolute("`register` + `unregister`, native destructor, thread holds another", "ns", perBackend(cpu, "RegisterBench.registerUnregisterNativeArmed"), NO_LIMITS);
+    absolute(
+        "`register` + `unregister`, Java destructor, thread's only one",
+        "ns",
+        perBackend(cpu, "RegisterBench.registerUnregisterJava"),
+        ONLY_REGISTRATION_NANOS);
+    absolute(
+        "`register` + `unregister`, native destructor, thread's only one",
+        "ns",
+        perBackend(cpu, "RegisterBench.registerUnregisterNative"),
+        ONLY_REGISTRATION_NANOS);
+    absolute(
+        "`register` + `unregister`, Java destructor, thread holds another",
+        "ns",
+        perBackend(cpu, "RegisterBench.registerUnregisterJavaArmed"),
+        NO_LIMITS);
+    absolute(
+        "`register` + `unregister`, native destructor, thread holds another",
+        "ns",
+        perBackend(cpu, "RegisterBench.registerUnregisterNativeArmed"),
+        NO_LIMITS);
   }
 
   private void walkRow(boolean cpu) {
     double[] walk = new double[BACKENDS.length];
     for (int i = 0; i < BACKENDS.length; i++) {
-      Map<String, Object> result = find("WalkBench.threadWith10000Destructors", "backend", BACKENDS[i]);
+      Map<String, Object> result =
+          find("WalkBench.threadWith10000Destructors", "backend", BACKENDS[i]);
       walk[i] =
           result == null
               ? Double.NaN
-              : secondarySum(result, cpu ? "walkCpuNanos" : "walkNanos") / secondarySum(result, "walkedDestructors");
+              : secondarySum(result, cpu ? "walkCpuNanos" : "walkNanos")
+                  / secondarySum(result, "walkedDestructors");
     }
-    absolute("walk at death, per native destructor (10,000 on one thread)", "ns", walk, new double[] {100, 100, 100});
+    absolute(
+        "walk at death, per native destructor (10,000 on one thread)",
+        "ns",
+        walk,
+        new double[] {100, 100, 100});
   }
 
   private boolean hasCpu() {
@@ -165,13 +273,17 @@ public final class Table {
 
   private void header() {
     Map<String, Object> any = results.isEmpty() ? Map.of() : results.get(0);
-    String jdk = any.isEmpty() ? "?" : any.get("jdkVersion") + " (" + any.get("vmName") + " " + any.get("vmVersion") + ")";
+    String jdk =
+        any.isEmpty()
+            ? "?"
+            : any.get("jdkVersion") + " (" + any.get("vmName") + " " + any.get("vmVersion") + ")";
     // The profile per benchmark class, most common first.
     Map<String, List<String>> classesByProfile = new java.util.LinkedHashMap<>();
     for (Map<String, Object> result : results) {
       String name = String.valueOf(result.get("benchmark")).replace(PACKAGE, "");
       String benchmarkClass = name.substring(0, name.indexOf('.'));
-      List<String> classes = classesByProfile.computeIfAbsent(profile(result), k -> new ArrayList<>());
+      List<String> classes =
+          classesByProfile.computeIfAbsent(profile(result), k -> new ArrayList<>());
       if (!classes.contains(benchmarkClass)) {
         classes.add(benchmarkClass);
       }
@@ -180,10 +292,23 @@ public final class Table {
     profiles.sort((a, b) -> classesByProfile.get(b).size() - classesByProfile.get(a).size());
     List<String> described = new ArrayList<>();
     for (int i = 0; i < profiles.size(); i++) {
-      described.add(i == 0 ? profiles.get(i) : String.join(", ", classesByProfile.get(profiles.get(i))) + ": " + profiles.get(i));
+      described.add(
+          i == 0
+              ? profiles.get(i)
+              : String.join(", ", classesByProfile.get(profiles.get(i))) + ": " + profiles.get(i));
     }
-    line("weave benchmarks, " + LocalDate.now() + ": " + cpu() + "; JDK " + jdk + "; JMH " + any.get("jmhVersion") + "; "
-        + String.join("; ", described) + ".");
+    line(
+        "weave benchmarks, "
+            + LocalDate.now()
+            + ": "
+            + cpu()
+            + "; JDK "
+            + jdk
+            + "; JMH "
+            + any.get("jmhVersion")
+            + "; "
+            + String.join("; ", described)
+            + ".");
     line("");
   }
 
@@ -198,8 +323,12 @@ public final class Table {
         result.get("measurementTime"));
   }
 
-  /** A row of per-backend figures against one baseline; {@code limits} per backend (NaN: none), or null. */
-  private void compare(String what, String unit, double[] values, String baseline, double base, double[] limits) {
+  /**
+   * A row of per-backend figures against one baseline; {@code limits} per backend (NaN: none), or
+   * null.
+   */
+  private void compare(
+      String what, String unit, double[] values, String baseline, double base, double[] limits) {
     StringBuilder row = new StringBuilder("| " + what + " | " + unit + " | ");
     for (double value : values) {
       row.append(number(value)).append(" | ");
@@ -210,7 +339,8 @@ public final class Table {
       double ratio = values[i] / base;
       row.append(ratio(ratio)).append(" | ");
       if (limits != null && !Double.isNaN(limits[i])) {
-        targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + "× " + verdict(ratio <= limits[i], ratio));
+        targets.add(
+            BACKENDS[i] + " ≤ " + trim(limits[i]) + "× " + verdict(ratio <= limits[i], ratio));
       }
     }
     row.append(targets.isEmpty() ? "–" : String.join(", ", targets)).append(" |");
@@ -219,18 +349,26 @@ public final class Table {
 
   /**
    * A thread-lifecycle row: each backend's fork also timed bare threads alternately with its own
-   * (the {@code bareThread*} counters); ratios are to those, the figure JMH took alone is shown too.
+   * (the {@code bareThread*} counters); ratios are to those, the figure JMH took alone is shown
+   * too.
    */
-  private void lifecycle(String what, double bareAlone, double[] limits, String benchmark, String... params) {
+  private void lifecycle(
+      String what, double bareAlone, double[] limits, String benchmark, String... params) {
     StringBuilder row = new StringBuilder("| " + what + " | µs | ");
     double[] ratios = new double[BACKENDS.length];
     List<String> paired = new ArrayList<>();
     for (int i = 0; i < BACKENDS.length; i++) {
-      String[] all = Stream.concat(Stream.of("backend", BACKENDS[i]), Stream.of(params)).toArray(String[]::new);
+      String[] all =
+          Stream.concat(Stream.of("backend", BACKENDS[i]), Stream.of(params))
+              .toArray(String[]::new);
       Map<String, Object> result = find(benchmark, all);
       double value = result == null ? Double.NaN : primary(result);
       double bare =
-          result == null ? Double.NaN : secondarySum(result, "bareThreadNanos") / secondarySum(result, "bareThreads") / 1000;
+          result == null
+              ? Double.NaN
+              : secondarySum(result, "bareThreadNanos")
+                  / secondarySum(result, "bareThreads")
+                  / 1000;
       ratios[i] = value / bare;
       paired.add(number(bare));
       row.append(number(value)).append(" | ");
@@ -244,7 +382,12 @@ public final class Table {
     for (int i = 0; i < BACKENDS.length; i++) {
       row.append(ratio(ratios[i])).append(" | ");
       if (!Double.isNaN(limits[i])) {
-        targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + "× " + verdict(ratios[i] <= limits[i], ratios[i]));
+        targets.add(
+            BACKENDS[i]
+                + " ≤ "
+                + trim(limits[i])
+                + "× "
+                + verdict(ratios[i] <= limits[i], ratios[i]));
       }
     }
     line(row.append(targets.isEmpty() ? "–" : String.join(", ", targets)).append(" |").toString());
@@ -260,7 +403,14 @@ public final class Table {
     List<String> targets = new ArrayList<>();
     for (int i = 0; i < values.length; i++) {
       if (!Double.isNaN(limits[i])) {
-        targets.add(BACKENDS[i] + " ≤ " + trim(limits[i]) + " " + unit + " " + verdict(values[i] <= limits[i], values[i]));
+        targets.add(
+            BACKENDS[i]
+                + " ≤ "
+                + trim(limits[i])
+                + " "
+                + unit
+                + " "
+                + verdict(values[i] <= limits[i], values[i]));
       }
     }
     row.append(targets.isEmpty() ? "–" : String.join(", ", targets)).append(" |");
@@ -283,7 +433,9 @@ public final class Table {
   private double[] perBackend(boolean cpu, String benchmark, String... params) {
     double[] values = new double[BACKENDS.length];
     for (int i = 0; i < BACKENDS.length; i++) {
-      String[] all = Stream.concat(Stream.of("backend", BACKENDS[i]), Stream.of(params)).toArray(String[]::new);
+      String[] all =
+          Stream.concat(Stream.of("backend", BACKENDS[i]), Stream.of(params))
+              .toArray(String[]::new);
       values[i] = value(cpu, find(benchmark, all));
     }
     return values;
@@ -304,7 +456,9 @@ public final class Table {
     return cpu ? secondaryMean(result, "cpu") : primary(result);
   }
 
-  /** The result of {@code benchmark} (class.method) whose params include the given name/value pairs. */
+  /**
+   * The result of {@code benchmark} (class.method) whose params include the given name/value pairs.
+   */
   private Map<String, Object> find(String benchmark, String... params) {
     for (Map<String, Object> result : results) {
       if (!(PACKAGE + benchmark).equals(result.get("benchmark"))) {
@@ -335,7 +489,8 @@ public final class Table {
    */
   @SuppressWarnings("unchecked")
   private static List<Double> secondaryRaw(Map<String, Object> result, String name) {
-    Map<String, Object> secondary = (Map<String, Object>) result.getOrDefault("secondaryMetrics", Map.of());
+    Map<String, Object> secondary =
+        (Map<String, Object>) result.getOrDefault("secondaryMetrics", Map.of());
     Map<String, Object> metric = (Map<String, Object>) secondary.get(name);
     List<Double> values = new ArrayList<>();
     if (metric != null) {
@@ -354,7 +509,10 @@ public final class Table {
   }
 
   private static double secondaryMean(Map<String, Object> result, String name) {
-    return secondaryRaw(result, name).stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+    return secondaryRaw(result, name).stream()
+        .mapToDouble(Double::doubleValue)
+        .average()
+        .orElse(Double.NaN);
   }
 
   private static String number(double value) {
@@ -362,7 +520,8 @@ public final class Table {
       return "n/a";
     }
     double magnitude = Math.abs(value);
-    String format = magnitude >= 100 || value == Math.rint(value) ? "%.0f" : magnitude >= 10 ? "%.1f" : "%.2f";
+    String format =
+        magnitude >= 100 || value == Math.rint(value) ? "%.0f" : magnitude >= 10 ? "%.1f" : "%.2f";
     return String.format(Locale.ROOT, format, value);
   }
 
@@ -385,7 +544,9 @@ public final class Table {
     return model + " × " + Runtime.getRuntime().availableProcessors() + " CPUs";
   }
 
-  /** @return the 1, 5 and 15 minute load averages, or null where there is no {@code /proc/loadavg} */
+  /**
+   * @return the 1, 5 and 15 minute load averages, or null where there is no {@code /proc/loadavg}
+   */
   private static String loadAverage() {
     try {
       String[] fields = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");

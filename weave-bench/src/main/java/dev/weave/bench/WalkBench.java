@@ -29,7 +29,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * alone is timed between two Java destructors registered first and last, which run in the same
  * walk: the {@link Walk} counters {@code walkNanos} and {@code walkedDestructors} give ns per
  * native destructor, and {@code walkCpuNanos} the dying thread's CPU time over the same stretch
- * (which, unlike wall-clock time, does not grow while the thread waits for a CPU on a busy machine).
+ * (which, unlike wall-clock time, does not grow while the thread waits for a CPU on a busy
+ * machine).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)

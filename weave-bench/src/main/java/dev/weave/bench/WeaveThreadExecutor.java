@@ -13,6 +13,12 @@ import java.util.concurrent.TimeUnit;
 public final class WeaveThreadExecutor extends ThreadPoolExecutor {
   /** The constructor JMH calls for a custom executor. */
   public WeaveThreadExecutor(int threads, String prefix) {
-    super(threads, threads, 1, TimeUnit.MINUTES, new LinkedBlockingQueue<>(), Weave.threadFactory(prefix));
+    super(
+        threads,
+        threads,
+        1,
+        TimeUnit.MINUTES,
+        new LinkedBlockingQueue<>(),
+        Weave.threadFactory(prefix));
   }
 }

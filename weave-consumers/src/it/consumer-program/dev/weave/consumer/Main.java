@@ -28,8 +28,13 @@ public final class Main {
     boolean each = args.length > 1 && args[1].equals("each");
     print(label, "java " + Runtime.version().feature() + " " + path());
     for (Backend backend : Weave.backends()) {
-      print(label, "backend " + backend.name()
-          + (backend.available() ? " available" : " unavailable: " + backend.unavailabilityReason()));
+      print(
+          label,
+          "backend "
+              + backend.name()
+              + (backend.available()
+                  ? " available"
+                  : " unavailable: " + backend.unavailabilityReason()));
     }
     try {
       DestructorRegistry registry = Weave.registry();
@@ -53,11 +58,12 @@ public final class Main {
     if (!Main.class.getModule().isNamed()) {
       return "class path";
     }
-    return "module path " + ModuleLayer.boot().modules().stream()
-        .map(Module::getName)
-        .filter(name -> name.startsWith("dev.weave"))
-        .sorted()
-        .collect(Collectors.toList());
+    return "module path "
+        + ModuleLayer.boot().modules().stream()
+            .map(Module::getName)
+            .filter(name -> name.startsWith("dev.weave"))
+            .sorted()
+            .collect(Collectors.toList());
   }
 
   /**
@@ -69,18 +75,24 @@ public final class Main {
     ThreadLocalSlot second = registry.newSlot();
     List<String> ran = Collections.synchronizedList(new ArrayList<>());
     CountDownLatch done = new CountDownLatch(2);
-    Thread thread = new Thread(() -> {
-      first.set(42);
-      second.set(7);
-      registry.register(first, value -> {
-        ran.add("first " + value);
-        done.countDown();
-      });
-      registry.register(second, value -> {
-        ran.add("second " + value);
-        done.countDown();
-      });
-    });
+    Thread thread =
+        new Thread(
+            () -> {
+              first.set(42);
+              second.set(7);
+              registry.register(
+                  first,
+                  value -> {
+                    ran.add("first " + value);
+                    done.countDown();
+                  });
+              registry.register(
+                  second,
+                  value -> {
+                    ran.add("second " + value);
+                    done.countDown();
+                  });
+            });
     thread.start();
     thread.join();
     // Destructors run on the dying OS thread, after its Java code: join() may return first.

@@ -10,8 +10,8 @@ import java.util.Optional;
 
 /**
  * The {@code ffm} backend, on {@code java.lang.foreign}. This class is Java 17 bytecode so that it
- * loads everywhere and reports "needs Java 22 or newer" on older JVMs; the primitives it adapts
- * are compiled for Java 22 and loaded only there.
+ * loads everywhere and reports "needs Java 22 or newer" on older JVMs; the primitives it adapts are
+ * compiled for Java 22 and loaded only there.
  */
 @AutoService(WeaveBackend.class)
 public final class FfmBackend extends LoadingBackend {
@@ -35,7 +35,8 @@ public final class FfmBackend extends LoadingBackend {
 
   @Override
   protected NativePrimitives loadPrimitives() throws Exception {
-    return (NativePrimitives) Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
+    return (NativePrimitives)
+        Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
   }
 
   @Override

@@ -29,16 +29,16 @@ import java.util.stream.Stream;
  *
  * <p>An FFM upcall on a dying thread attaches the thread to the JVM and never detaches it, so a
  * thread-death upcall that had to attach the thread ends by setting a second key, the detach key,
- * whose destructor is the JVM's own {@code DetachCurrentThread}: glibc calls it after the upcall has
- * returned. A thread that was still attached when the upcall began (by weave.h, or by its own
+ * whose destructor is the JVM's own {@code DetachCurrentThread}: glibc calls it after the upcall
+ * has returned. A thread that was still attached when the upcall began (by weave.h, or by its own
  * code) is left attached, for its own detach. What this relies on:
  *
  * <ul>
  *   <li>The JDK's {@code UpcallLinker::maybe_attach_and_get_thread} (JDK 22 to 25) attaches an
  *       unattached thread with {@code AttachCurrentThreadAsDaemon} and no name, so the attachment's
  *       {@link Thread} is a daemon named {@code Thread-N}; it detaches it only from a C++ {@code
- *       thread_local} destructor, which glibc runs before pthread key destructors, so an
- *       attachment made during them is never detached by the JDK.
+ *       thread_local} destructor, which glibc runs before pthread key destructors, so an attachment
+ *       made during them is never detached by the JDK.
  *   <li>An attachment is a new {@link Thread}, with no {@link ThreadLocal}s. The engine calls
  *       {@link #getKey} or {@link #setKey} on a thread in every attachment that used weave, and
  *       these mark the attachment in a {@code ThreadLocal} of this class; so does a walker that
@@ -57,8 +57,12 @@ public final class FfmPrimitives implements NativePrimitives {
   private static final Linker LINKER = Linker.nativeLinker();
   private static final SymbolLookup LIBC = LINKER.defaultLookup();
   private static final MemorySegment ALL_MEMORY = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-  /** Cells are 8-byte aligned by calloc; the unaligned layout only spares the check on each access. */
+
+  /**
+   * Cells are 8-byte aligned by calloc; the unaligned layout only spares the check on each access.
+   */
   private static final ValueLayout.OfLong WORD = JAVA_LONG_UNALIGNED;
+
   private static final FunctionDescriptor DESTRUCTOR = FunctionDescriptor.ofVoid(ADDRESS);
   private static final int JNI_OK = 0;
   private static final int DETACH_CURRENT_THREAD_SLOT = 5;
@@ -72,9 +76,15 @@ public final class FfmPrimitives implements NativePrimitives {
       downcall("pthread_key_delete", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
   // Critical: short calls that never block or call back, on every register and unregister.
   private static final MethodHandle GET_SPECIFIC =
-      downcall("pthread_getspecific", FunctionDescriptor.of(ADDRESS, JAVA_INT), Linker.Option.critical(false));
+      downcall(
+          "pthread_getspecific",
+          FunctionDescriptor.of(ADDRESS, JAVA_INT),
+          Linker.Option.critical(false));
   private static final MethodHandle SET_SPECIFIC =
-      downcall("pthread_setspecific", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.critical(false));
+      downcall(
+          "pthread_setspecific",
+          FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS),
+          Linker.Option.critical(false));
   private static final MethodHandle CALL_DESTRUCTOR = LINKER.downcallHandle(DESTRUCTOR);
   private static final MethodHandle THREAD_DIED;
 
@@ -83,7 +93,9 @@ public final class FfmPrimitives implements NativePrimitives {
       THREAD_DIED =
           MethodHandles.lookup()
               .findVirtual(
-                  Walker.class, "threadDied", MethodType.methodType(void.class, MemorySegment.class));
+                  Walker.class,
+                  "threadDied",
+                  MethodType.methodType(void.class, MemorySegment.class));
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -249,7 +261,8 @@ public final class FfmPrimitives implements NativePrimitives {
   @Override
   public void callDestructor(long function, long argument) {
     try {
-      CALL_DESTRUCTOR.invokeExact(MemorySegment.ofAddress(function), MemorySegment.ofAddress(argument));
+      CALL_DESTRUCTOR.invokeExact(
+          MemorySegment.ofAddress(function), MemorySegment.ofAddress(argument));
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -272,7 +285,8 @@ public final class FfmPrimitives implements NativePrimitives {
       return false;
     }
     String name = thread.getName();
-    if (!name.startsWith(UNNAMED_THREAD_PREFIX) || name.length() == UNNAMED_THREAD_PREFIX.length()) {
+    if (!name.startsWith(UNNAMED_THREAD_PREFIX)
+        || name.length() == UNNAMED_THREAD_PREFIX.length()) {
       return false;
     }
     for (int i = UNNAMED_THREAD_PREFIX.length(); i < name.length(); i++) {
@@ -293,7 +307,8 @@ public final class FfmPrimitives implements NativePrimitives {
 
     @SuppressWarnings("unused") // called from native code
     void threadDied(MemorySegment value) {
-      boolean attachedHere = true; // if even that cannot be told, detach: a leaked thread stays for good
+      boolean attachedHere =
+          true; // if even that cannot be told, detach: a leaked thread stays for good
       try {
         attachedHere = attachedForThisUpcall();
         // A later walker in this pass finds the attachment seen, and leaves its detach to this one.
@@ -343,14 +358,18 @@ public final class FfmPrimitives implements NativePrimitives {
         return candidate;
       }
     }
-    try (Stream<Path> found = Files.find(lib, 2, (path, attributes) -> path.endsWith("libjvm.so"))) {
-      return found.findFirst().orElseThrow(() -> new IllegalStateException("no libjvm.so under " + lib));
+    try (Stream<Path> found =
+        Files.find(lib, 2, (path, attributes) -> path.endsWith("libjvm.so"))) {
+      return found
+          .findFirst()
+          .orElseThrow(() -> new IllegalStateException("no libjvm.so under " + lib));
     } catch (java.io.IOException e) {
       throw new IllegalStateException("no libjvm.so under " + lib, e);
     }
   }
 
-  private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+  private static MethodHandle downcall(
+      String name, FunctionDescriptor descriptor, Linker.Option... options) {
     return LINKER.downcallHandle(
         LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor, options);
   }

@@ -22,10 +22,16 @@ class FfmBackendTest {
             .orElseThrow(() -> new AssertionError("no ffm backend in " + Weave.backends()));
     assertTrue(
         ffm.available(),
-        () -> "ffm is unusable on Java " + Runtime.version() + ", the JDK weave-ffm's build tests it with: "
-            + ffm.unavailabilityReason());
+        () ->
+            "ffm is unusable on Java "
+                + Runtime.version()
+                + ", the JDK weave-ffm's build tests it with: "
+                + ffm.unavailabilityReason());
     assertEquals(30, ffm.priority());
     assertEquals(FfmBackend.NAME, Weave.registry(FfmBackend.NAME).backendName());
-    assertSame(Weave.registry(FfmBackend.NAME), Weave.registry(FfmBackend.NAME), "one registry per backend per JVM");
+    assertSame(
+        Weave.registry(FfmBackend.NAME),
+        Weave.registry(FfmBackend.NAME),
+        "one registry per backend per JVM");
   }
 }

@@ -9,9 +9,9 @@ import dev.weave.spi.WeaveBackend;
 import java.util.Optional;
 
 /**
- * The {@code jna} backend, on JNA: the lowest priority of the three, usable on Java 17 and newer
- * on 64-bit Linux wherever JNA's native library loads. Nothing JNA is touched until first use, and
- * a failure to load is reported by {@link #unavailabilityReason()}, never thrown.
+ * The {@code jna} backend, on JNA: the lowest priority of the three, usable on Java 17 and newer on
+ * 64-bit Linux wherever JNA's native library loads. Nothing JNA is touched until first use, and a
+ * failure to load is reported by {@link #unavailabilityReason()}, never thrown.
  */
 @AutoService(WeaveBackend.class)
 public final class JnaBackend extends LoadingBackend {
@@ -26,7 +26,8 @@ public final class JnaBackend extends LoadingBackend {
   @Override
   protected NativePrimitives loadPrimitives() throws Exception {
     // Loaded by name so that a missing JNA jar is a reason here, not an error in discovery.
-    return (NativePrimitives) Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
+    return (NativePrimitives)
+        Class.forName(PRIMITIVES_CLASS).getDeclaredConstructor().newInstance();
   }
 
   @Override
@@ -38,8 +39,10 @@ public final class JnaBackend extends LoadingBackend {
     if (failure instanceof UnsupportedOperationException) {
       return failure.getMessage();
     }
-    if (failure instanceof NoClassDefFoundError && String.valueOf(failure.getMessage()).startsWith("com/sun/jna/")) {
-      return "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: " + Diagnostics.causes(failure);
+    if (failure instanceof NoClassDefFoundError
+        && String.valueOf(failure.getMessage()).startsWith("com/sun/jna/")) {
+      return "needs JNA (net.java.dev.jna:jna 5.x) on the class path or module path: "
+          + Diagnostics.causes(failure);
     }
     return "JNA or its native library failed to load: " + Diagnostics.causes(failure);
   }
@@ -50,7 +53,8 @@ public final class JnaBackend extends LoadingBackend {
    */
   private static Module jnaModule() {
     try {
-      return Class.forName("com.sun.jna.Native", false, JnaBackend.class.getClassLoader()).getModule();
+      return Class.forName("com.sun.jna.Native", false, JnaBackend.class.getClassLoader())
+          .getModule();
     } catch (ClassNotFoundException | LinkageError e) {
       return JnaBackend.class.getModule();
     }

@@ -16,30 +16,29 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * libc's memory and pthread-key functions through JNA's direct mapping, a thread-death callback
- * as a JNA {@link com.sun.jna.Callback}, and native destructors called through a JNA {@link
- * Function}.
+ * libc's memory and pthread-key functions through JNA's direct mapping, a thread-death callback as
+ * a JNA {@link com.sun.jna.Callback}, and native destructors called through a JNA {@link Function}.
  *
- * <p>JNA attaches a dying thread to the JVM for the callback and detaches it again right after
- * (its default without a {@code CallbackThreadInitializer}), so the thread count stays level with
- * no trick; a thread that is still attached when the callback begins JNA leaves attached. The
+ * <p>JNA attaches a dying thread to the JVM for the callback and detaches it again right after (its
+ * default without a {@code CallbackThreadInitializer}), so the thread count stays level with no
+ * trick; a thread that is still attached when the callback begins JNA leaves attached. The
  * per-thread data that JNA keeps for its calls is freed by JNA's own pthread key, which glibc
- * visits again because it was set during the destructor pass. That key's destructor also detaches
- * a thread that is still attached by someone else (a {@code weave.h} thread, say) when it exits:
- * JNA does that to every thread that made a JNA call, with weave or without, and weave leaves it
- * so rather than write into JNA's private per-thread memory.
+ * visits again because it was set during the destructor pass. That key's destructor also detaches a
+ * thread that is still attached by someone else (a {@code weave.h} thread, say) when it exits: JNA
+ * does that to every thread that made a JNA call, with weave or without, and weave leaves it so
+ * rather than write into JNA's private per-thread memory.
  *
  * <p>Assumes LP64 (the constructor checks it): {@code void*} and {@code size_t} are passed as Java
  * {@code long}.
  */
 public final class JnaPrimitives implements NativePrimitives {
   /**
-   * Every thread-death callback ever made, so that none is collected while its key may call it:
-   * JNA frees a callback's native stub when the Java object is collected. Keys are never
-   * re-pointed, and a deleted key may still be mid-call on a dying thread, so they stay forever.
-   * (JNA 5.18 happens to pin a {@link CallbackProxy} itself, through the value of its weak
-   * callback map; a plain {@code Callback} it does not, and its key then calls freed memory. This
-   * list does not rely on either.)
+   * Every thread-death callback ever made, so that none is collected while its key may call it: JNA
+   * frees a callback's native stub when the Java object is collected. Keys are never re-pointed,
+   * and a deleted key may still be mid-call on a dying thread, so they stay forever. (JNA 5.18
+   * happens to pin a {@link CallbackProxy} itself, through the value of its weak callback map; a
+   * plain {@code Callback} it does not, and its key then calls freed memory. This list does not
+   * rely on either.)
    */
   private static final List<DeathCallback> CALLBACKS = new ArrayList<>();
 
@@ -97,7 +96,8 @@ public final class JnaPrimitives implements NativePrimitives {
   @Override
   public ByteBuffer directBuffer(long address, int bytes) {
     if (address == 0 || bytes < 0) {
-      throw new IllegalArgumentException("directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
+      throw new IllegalArgumentException(
+          "directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
     }
     return ADDRESS_ZERO.getByteBuffer(address, bytes);
   }
@@ -144,7 +144,8 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public void callDestructor(long function, long argument) {
-    functions.computeIfAbsent(function, address -> Function.getFunction(new Pointer(address)))
+    functions
+        .computeIfAbsent(function, address -> Function.getFunction(new Pointer(address)))
         .invoke(Void.class, new Object[] {argument});
   }
 

@@ -69,9 +69,12 @@ class ExitTest {
   void withoutTheJnaJarJnaIsUnavailable() throws Exception {
     List<String> withoutJna = new ArrayList<>(classPathEntries());
     withoutJna.removeIf(entry -> Path.of(entry).getFileName().toString().startsWith("jna-"));
-    Result result = run(List.of(), String.join(File.pathSeparator, withoutJna), ReportBackends.class);
+    Result result =
+        run(List.of(), String.join(File.pathSeparator, withoutJna), ReportBackends.class);
     assertEquals(0, result.status, result::toString);
-    assertTrue(result.stdout.contains("jna available=false reason=needs JNA (net.java.dev.jna:jna 5.x)"), result::toString);
+    assertTrue(
+        result.stdout.contains("jna available=false reason=needs JNA (net.java.dev.jna:jna 5.x)"),
+        result::toString);
     assertTrue(result.stdout.contains("com/sun/jna"), result::toString);
     assertTrue(result.stdout.contains("registry(jna) threw WeaveException"), result::toString);
   }
@@ -82,7 +85,8 @@ class ExitTest {
     List<String> classes = new ArrayList<>();
     for (String entry : classPathEntries()) {
       String name = Path.of(entry).getFileName().toString();
-      if (name.startsWith("weave-api") || name.startsWith("jna-")
+      if (name.startsWith("weave-api")
+          || name.startsWith("jna-")
           || entry.replace('\\', '/').endsWith("weave-jna/target/classes")) {
         modules.add(entry);
       } else if (!name.startsWith("weave-")) {
@@ -102,7 +106,8 @@ class ExitTest {
             ModulePathProbe.class);
     assertEquals(0, result.status, result::toString);
     assertTrue(result.stdout.contains("jna available=true"), result::toString);
-    assertTrue(result.stdout.contains("module dev.weave, backend in dev.weave.jna"), result::toString);
+    assertTrue(
+        result.stdout.contains("module dev.weave, backend in dev.weave.jna"), result::toString);
     assertTrue(result.stdout.contains("destructors ran"), result::toString);
     assertEquals("", result.stderr, result::toString);
   }
@@ -110,7 +115,9 @@ class ExitTest {
   private void assertNoCrashFile() throws IOException {
     try (Stream<Path> files = Files.list(directory)) {
       List<Path> crashes =
-          files.filter(p -> p.getFileName().toString().startsWith("hs_err")).collect(Collectors.toList());
+          files
+              .filter(p -> p.getFileName().toString().startsWith("hs_err"))
+              .collect(Collectors.toList());
       assertEquals(List.of(), crashes);
     }
   }
@@ -130,7 +137,10 @@ class ExitTest {
     command.add(classPath);
     command.add(main.getName());
     Process process =
-        new ProcessBuilder(command).directory(directory.toFile()).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        new ProcessBuilder(command)
+            .directory(directory.toFile())
+            .redirectInput(ProcessBuilder.Redirect.PIPE)
+            .start();
     process.getOutputStream().close();
     byte[] stdout = process.getInputStream().readAllBytes();
     byte[] stderr = process.getErrorStream().readAllBytes();
@@ -150,7 +160,8 @@ class ExitTest {
         entries.addAll(Arrays.asList(value.split(File.pathSeparator)));
       }
     }
-    String testClasses = ExitTest.class.getProtectionDomain().getCodeSource().getLocation().getPath();
+    String testClasses =
+        ExitTest.class.getProtectionDomain().getCodeSource().getLocation().getPath();
     if (!entries.contains(testClasses)) {
       entries.add(testClasses);
     }
@@ -210,7 +221,11 @@ class ExitTest {
     public static void main(String[] args) {
       for (Backend backend : Weave.backends()) {
         System.out.println(
-            backend.name() + " available=" + backend.available() + " reason=" + backend.unavailabilityReason());
+            backend.name()
+                + " available="
+                + backend.available()
+                + " reason="
+                + backend.unavailabilityReason());
       }
       try {
         Weave.registry("jna");

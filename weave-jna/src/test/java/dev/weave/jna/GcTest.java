@@ -29,7 +29,8 @@ class GcTest {
     CountDownLatch die = new CountDownLatch(1);
     CountDownLatch destroyed = new CountDownLatch(THREADS);
     AtomicLong sum = new AtomicLong();
-    try (Libc.Semaphore semaphore = new Libc.Semaphore(); ThreadLocalSlot slot = registry.newSlot()) {
+    try (Libc.Semaphore semaphore = new Libc.Semaphore();
+        ThreadLocalSlot slot = registry.newSlot()) {
       List<Thread> threads = new ArrayList<>();
       for (int i = 0; i < THREADS; i++) {
         long value = i + 1;
@@ -37,10 +38,12 @@ class GcTest {
             new Thread(
                 () -> {
                   slot.set(value);
-                  registry.register(slot, v -> {
-                    sum.addAndGet(v);
-                    slot.set(semaphore.address);
-                  });
+                  registry.register(
+                      slot,
+                      v -> {
+                        sum.addAndGet(v);
+                        slot.set(semaphore.address);
+                      });
                   registry.registerNative(slot, Libc.SEM_POST);
                   registry.register(slot, v -> destroyed.countDown());
                   registered.countDown();

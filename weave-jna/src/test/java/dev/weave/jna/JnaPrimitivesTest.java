@@ -13,12 +13,15 @@ class JnaPrimitivesTest {
   private static final int WORDS = 16;
   private final JnaPrimitives primitives = new JnaPrimitives();
 
-  /** Issue 13 §3: the engine may read and write cells through the view instead of getWord/putWord. */
+  /**
+   * Issue 13 §3: the engine may read and write cells through the view instead of getWord/putWord.
+   */
   @Test
   void aDirectBufferViewReadsAndWritesTheSameWordsAsGetWordAndPutWord() {
     long memory = primitives.allocateZeroed(WORDS * Long.BYTES);
     try {
-      ByteBuffer view = primitives.directBuffer(memory, WORDS * Long.BYTES).order(ByteOrder.nativeOrder());
+      ByteBuffer view =
+          primitives.directBuffer(memory, WORDS * Long.BYTES).order(ByteOrder.nativeOrder());
       assertTrue(view.isDirect());
       assertEquals(WORDS * Long.BYTES, view.capacity());
       for (int i = 0; i < WORDS; i++) {
@@ -30,9 +33,13 @@ class JnaPrimitivesTest {
         view.putLong(i * Long.BYTES, ~word(i));
       }
       for (int i = 0; i < WORDS; i++) {
-        assertEquals(~word(i), primitives.getWord(memory + i * Long.BYTES), "word " + i + " written through the view");
+        assertEquals(
+            ~word(i),
+            primitives.getWord(memory + i * Long.BYTES),
+            "word " + i + " written through the view");
       }
-      ByteBuffer second = primitives.directBuffer(memory + Long.BYTES, Long.BYTES).order(ByteOrder.nativeOrder());
+      ByteBuffer second =
+          primitives.directBuffer(memory + Long.BYTES, Long.BYTES).order(ByteOrder.nativeOrder());
       assertEquals(~word(1), second.getLong(0), "a view at an offset");
     } finally {
       primitives.free(memory); // the views own nothing: this is the only free

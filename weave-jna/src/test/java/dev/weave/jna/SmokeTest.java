@@ -37,18 +37,25 @@ class SmokeTest {
                 try {
                   first.set(11);
                   second.set(semaphore.address);
-                  REGISTRY.register(first, value -> {
-                    calls.add("first " + value);
-                    second.set(semaphore.address); // unchanged: the native one still gets the sem_t
-                    first.set(99);
-                  });
+                  REGISTRY.register(
+                      first,
+                      value -> {
+                        calls.add("first " + value);
+                        second.set(
+                            semaphore.address); // unchanged: the native one still gets the sem_t
+                        first.set(99);
+                      });
                   REGISTRY.registerNative(second, Libc.SEM_POST);
-                  REGISTRY.register(second, value -> calls.add("second " + value + " posts " + semaphore.value()));
-                  REGISTRY.register(first, value -> {
-                    calls.add("first again " + value);
-                    destructorThread.set(Thread.currentThread().getName());
-                    done.countDown();
-                  });
+                  REGISTRY.register(
+                      second,
+                      value -> calls.add("second " + value + " posts " + semaphore.value()));
+                  REGISTRY.register(
+                      first,
+                      value -> {
+                        calls.add("first again " + value);
+                        destructorThread.set(Thread.currentThread().getName());
+                        done.countDown();
+                      });
                   assertEquals(11, first.get());
                   assertEquals(0, semaphore.value(), "nothing runs before death");
                 } catch (Throwable t) {
@@ -66,7 +73,10 @@ class SmokeTest {
       assertEquals(
           List.of("first 11", "second " + semaphore.address + " posts 1", "first again 99"), calls);
       assertEquals(1, semaphore.value());
-      assertNotEquals("smoke", destructorThread.get(), "a Java destructor runs re-attached, not as the dead Thread");
+      assertNotEquals(
+          "smoke",
+          destructorThread.get(),
+          "a Java destructor runs re-attached, not as the dead Thread");
       assertEquals(0, first.get(), "the main thread's cell is its own");
     }
   }
@@ -98,7 +108,8 @@ class SmokeTest {
   void unregisteredDestructorsDoNotRun() throws Exception {
     List<Long> calls = new CopyOnWriteArrayList<>();
     CountDownLatch done = new CountDownLatch(1);
-    try (Libc.Semaphore semaphore = new Libc.Semaphore(); ThreadLocalSlot slot = REGISTRY.newSlot()) {
+    try (Libc.Semaphore semaphore = new Libc.Semaphore();
+        ThreadLocalSlot slot = REGISTRY.newSlot()) {
       AtomicReference<Boolean> removed = new AtomicReference<>();
       Thread thread =
           new Thread(
@@ -128,17 +139,22 @@ class SmokeTest {
   @Test
   void aThrowingDestructorDoesNotStopTheOthers() throws Exception {
     CountDownLatch done = new CountDownLatch(1);
-    try (Libc.Semaphore semaphore = new Libc.Semaphore(); ThreadLocalSlot slot = REGISTRY.newSlot()) {
+    try (Libc.Semaphore semaphore = new Libc.Semaphore();
+        ThreadLocalSlot slot = REGISTRY.newSlot()) {
       Thread thread =
           new Thread(
               () -> {
                 slot.set(semaphore.address);
-                REGISTRY.register(slot, value -> {
-                  throw new IllegalStateException("thrown on purpose by a test destructor");
-                });
-                REGISTRY.register(slot, value -> {
-                  throw new StackOverflowError("an Error on purpose");
-                });
+                REGISTRY.register(
+                    slot,
+                    value -> {
+                      throw new IllegalStateException("thrown on purpose by a test destructor");
+                    });
+                REGISTRY.register(
+                    slot,
+                    value -> {
+                      throw new StackOverflowError("an Error on purpose");
+                    });
                 REGISTRY.registerNative(slot, Libc.SEM_POST);
                 REGISTRY.register(slot, value -> done.countDown());
               });

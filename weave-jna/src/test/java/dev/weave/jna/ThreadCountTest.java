@@ -22,22 +22,24 @@ import org.junit.jupiter.api.Test;
 
 /**
  * JNA attaches a dying thread for the thread-death callback; it must detach it again, or every
- * death leaves a live thread behind. Only the threads this work could leave are compared: the
- * dying threads and JNA's unnamed attachments ({@code Thread-N}) that were not there before. The
- * JVM's own housekeeping threads (the process reaper after a child JVM, threads it starts lazily)
- * may come and go meanwhile; the JVM's live thread count is printed, not compared.
+ * death leaves a live thread behind. Only the threads this work could leave are compared: the dying
+ * threads and JNA's unnamed attachments ({@code Thread-N}) that were not there before. The JVM's
+ * own housekeeping threads (the process reaper after a child JVM, threads it starts lazily) may
+ * come and go meanwhile; the JVM's live thread count is printed, not compared.
  */
 class ThreadCountTest {
   private static final int DEATHS = 1_000;
   private static final String NAME_PREFIX = "weave-jna-death-";
-  private static final Pattern LEFT_BY_THIS_WORK = Pattern.compile(Pattern.quote(NAME_PREFIX) + "\\d+|Thread-\\d+");
+  private static final Pattern LEFT_BY_THIS_WORK =
+      Pattern.compile(Pattern.quote(NAME_PREFIX) + "\\d+|Thread-\\d+");
   private static final Duration DEADLINE = Duration.ofSeconds(30);
   private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
   @Test
   void aThousandDeathsWithDestructorsLeaveNoThreadBehind() throws Exception {
     DestructorRegistry registry = Weave.registry("jna");
-    try (ThreadLocalSlot slot = registry.newSlot(); Libc.Semaphore semaphore = new Libc.Semaphore()) {
+    try (ThreadLocalSlot slot = registry.newSlot();
+        Libc.Semaphore semaphore = new Libc.Semaphore()) {
       runThreads(registry, slot, semaphore, 20); // warm up: JIT, the walker key, JNA's stubs
       Set<Thread> before = Set.copyOf(Thread.getAllStackTraces().keySet());
       int liveBefore = THREADS.getThreadCount();
@@ -78,15 +80,17 @@ class ThreadCountTest {
       thread.start();
       thread.join();
     }
-    assertTrue(destroyed.await(60, TimeUnit.SECONDS), () -> destroyed.getCount() + " threads did not run their destructors");
+    assertTrue(
+        destroyed.await(60, TimeUnit.SECONDS),
+        () -> destroyed.getCount() + " threads did not run their destructors");
     long elapsed = System.nanoTime() - start;
     assertEquals(count, semaphore.await(count, Duration.ofSeconds(10)), "native destructor calls");
     return elapsed;
   }
 
   /**
-   * Polls until no thread this work could leave is alive, failing at the deadline with their
-   * names: a dying thread may still be between its last destructor and JNA's detach.
+   * Polls until no thread this work could leave is alive, failing at the deadline with their names:
+   * a dying thread may still be between its last destructor and JNA's detach.
    */
   private static List<String> awaitNoneLeftSince(Set<Thread> before) {
     long deadline = System.nanoTime() + DEADLINE.toNanos();
@@ -102,7 +106,9 @@ class ThreadCountTest {
 
   private static List<String> leftSince(Set<Thread> before) {
     return Thread.getAllStackTraces().keySet().stream()
-        .filter(thread -> !before.contains(thread) && LEFT_BY_THIS_WORK.matcher(thread.getName()).matches())
+        .filter(
+            thread ->
+                !before.contains(thread) && LEFT_BY_THIS_WORK.matcher(thread.getName()).matches())
         .map(Thread::getName)
         .sorted()
         .collect(Collectors.toList());

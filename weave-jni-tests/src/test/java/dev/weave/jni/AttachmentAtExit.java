@@ -26,17 +26,22 @@ final class AttachmentAtExit {
   private AttachmentAtExit() {}
 
   /**
-   * The thread attached itself and is still attached at exit: weave must leave it attached. On
-   * jna it is not: JNA's own thread-storage key detaches, at exit, every thread that made a JNA call
-   * ({@code dispose_thread_data} in JNA's {@code dispatch.c}), with weave or without, and weave does
-   * not write into JNA's private memory to stop it; the thread is then detached early, not left.
+   * The thread attached itself and is still attached at exit: weave must leave it attached. On jna
+   * it is not: JNA's own thread-storage key detaches, at exit, every thread that made a JNA call
+   * ({@code dispose_thread_data} in JNA's {@code dispatch.c}), with weave or without, and weave
+   * does not write into JNA's private memory to stop it; the thread is then detached early, not
+   * left.
    */
   static void staysAttached(String backend, int mode) {
     Set<Thread> before = threads();
     String summary = WeaveJni.dieAttached(mode, THREADS);
     int stay = backend.equals("jna") ? 0 : THREADS;
     assertEquals(
-        THREADS + " threads: destructors ran on " + THREADS + ", still attached at their own detach on " + stay,
+        THREADS
+            + " threads: destructors ran on "
+            + THREADS
+            + ", still attached at their own detach on "
+            + stay,
         summary,
         "a thread still attached at exit must stay attached until its own detach, in glibc's last pass"
             + (stay == 0 ? " (jna: JNA's own key detaches it first)" : ""));
@@ -46,7 +51,9 @@ final class AttachmentAtExit {
   /** The thread detached before it exits: the walker's attachment must be detached again. */
   static void detachedBeforeExit() {
     Set<Thread> before = threads();
-    assertEquals(THREADS + " threads: destructors ran on " + THREADS, WeaveJni.dieAttached(WeaveJni.EXIT_DETACHED, THREADS));
+    assertEquals(
+        THREADS + " threads: destructors ran on " + THREADS,
+        WeaveJni.dieAttached(WeaveJni.EXIT_DETACHED, THREADS));
     assertNoneLeft(before);
   }
 
@@ -64,16 +71,20 @@ final class AttachmentAtExit {
   }
 
   /**
-   * The C threads were joined in C, so their destructors (and detaches) have run; a detach ends
-   * the attachment's Thread at once. The deadline only keeps a failure from hanging the build.
+   * The C threads were joined in C, so their destructors (and detaches) have run; a detach ends the
+   * attachment's Thread at once. The deadline only keeps a failure from hanging the build.
    */
   private static void assertNoneLeft(Set<Thread> before) {
     long deadline = System.nanoTime() + WeaveHSeedTest.TIMEOUT.toNanos();
     List<String> left;
     while (!(left = leftSince(before)).isEmpty()) {
       if (System.nanoTime() - deadline > 0) {
-        fail(left.size() + " thread(s) the C threads' deaths left attached to the JVM after "
-            + WeaveHSeedTest.TIMEOUT + ": " + left);
+        fail(
+            left.size()
+                + " thread(s) the C threads' deaths left attached to the JVM after "
+                + WeaveHSeedTest.TIMEOUT
+                + ": "
+                + left);
       }
       LockSupport.parkNanos(Duration.ofMillis(10).toNanos());
     }
@@ -81,7 +92,9 @@ final class AttachmentAtExit {
 
   private static List<String> leftSince(Set<Thread> before) {
     return Thread.getAllStackTraces().keySet().stream()
-        .filter(thread -> !before.contains(thread) && LEFT_BY_THIS_WORK.matcher(thread.getName()).matches())
+        .filter(
+            thread ->
+                !before.contains(thread) && LEFT_BY_THIS_WORK.matcher(thread.getName()).matches())
         .map(thread -> thread.getName() + (thread.isDaemon() ? " (daemon)" : ""))
         .sorted()
         .collect(Collectors.toList());

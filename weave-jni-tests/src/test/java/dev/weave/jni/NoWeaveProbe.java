@@ -39,15 +39,19 @@ public final class NoWeaveProbe {
     for (String entry : classPath.split(File.pathSeparator)) {
       urls.add(Paths.get(entry).toUri().toURL());
     }
-    try (URLClassLoader loader = new URLClassLoader(urls.toArray(new URL[0]), ClassLoader.getPlatformClassLoader())) {
+    try (URLClassLoader loader =
+        new URLClassLoader(urls.toArray(new URL[0]), ClassLoader.getPlatformClassLoader())) {
       Class<?> jni = Class.forName(WeaveJni.class.getName(), true, loader);
-      Method tryRegister = jni.getDeclaredMethod("tryRegister", int.class, boolean.class, boolean.class, Throwable[].class);
+      Method tryRegister =
+          jni.getDeclaredMethod(
+              "tryRegister", int.class, boolean.class, boolean.class, Throwable[].class);
       Method init = jni.getDeclaredMethod("init", Throwable[].class);
       tryRegister.setAccessible(true);
       init.setAccessible(true);
 
       Throwable[] pending = new Throwable[1];
-      int status = (int) tryRegister.invoke(null, WeaveJni.C_THREAD_NULL_ENV, false, false, pending);
+      int status =
+          (int) tryRegister.invoke(null, WeaveJni.C_THREAD_NULL_ENV, false, false, pending);
       print("before-init", status, pending[0]);
 
       pending[0] = null;

@@ -22,7 +22,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-/** weave.h itself: shipped in weave-api, attaching, and a JVM without weave or without a backend. */
+/**
+ * weave.h itself: shipped in weave-api, attaching, and a JVM without weave or without a backend.
+ */
 class WeaveHeaderTest {
   private static final String HEADER = "META-INF/native/include/weave.h";
 
@@ -46,7 +48,9 @@ class WeaveHeaderTest {
   void allThreeBackendsAreOnTheTestClassPath() {
     List<String> names = Weave.backends().stream().map(Backend::name).collect(Collectors.toList());
     assertTrue(names.containsAll(List.of("ffm", "jnr", "jna")), "backends found: " + names);
-    assertTrue(Weave.backends().stream().anyMatch(Backend::available), "no usable backend: " + Weave.backends());
+    assertTrue(
+        Weave.backends().stream().anyMatch(Backend::available),
+        "no usable backend: " + Weave.backends());
   }
 
   @Test
@@ -62,7 +66,10 @@ class WeaveHeaderTest {
     assertEquals(3, lines.size(), String.join("\n", lines));
     for (String line : lines) {
       assertTrue(line.contains(" status=" + WeaveJni.WEAVE_ERROR_JAVA + " "), line);
-      assertTrue(line.contains("pending=java.lang.NoClassDefFoundError: weave.h: class dev.weave.Weave not found."), line);
+      assertTrue(
+          line.contains(
+              "pending=java.lang.NoClassDefFoundError: weave.h: class dev.weave.Weave not found."),
+          line);
       assertTrue(line.contains("Put dev.weave:weave-api and a weave backend"), line);
       assertTrue(line.contains("cause=java.lang.NoClassDefFoundError: dev/weave/Weave"), line);
     }
@@ -80,12 +87,19 @@ class WeaveHeaderTest {
 
   @Test
   void weaveInAnotherClassLoaderIsFoundFromCThreadsAfterWeaveInit() throws Exception {
-    String testClassPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    String testClassPath =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     List<String> lines = probe(List.of(location(NoWeaveProbe.class)), "loader", testClassPath);
     String all = String.join("\n", lines);
     assertEquals(3, lines.size(), all);
-    assertTrue(lines.get(0).startsWith("before-init status=" + WeaveJni.WEAVE_ERROR_JAVA
-        + " pending=java.lang.NoClassDefFoundError: weave.h: class dev.weave.Weave not found."), all);
+    assertTrue(
+        lines
+            .get(0)
+            .startsWith(
+                "before-init status="
+                    + WeaveJni.WEAVE_ERROR_JAVA
+                    + " pending=java.lang.NoClassDefFoundError: weave.h: class dev.weave.Weave not found."),
+        all);
     assertEquals("init status=0 pending=null cause=null", lines.get(1), all);
     assertEquals("after-init status=0 pending=null cause=null", lines.get(2), all);
   }
@@ -96,21 +110,32 @@ class WeaveHeaderTest {
   }
 
   /** Runs {@link NoWeaveProbe} in a JVM with this class path; returns the lines it printed. */
-  private static List<String> probe(List<String> classPath, String... arguments) throws IOException, InterruptedException {
+  private static List<String> probe(List<String> classPath, String... arguments)
+      throws IOException, InterruptedException {
     Path output = Files.createTempFile("weave-no-weave-probe", ".txt");
     try {
-      List<String> command = new ArrayList<>(List.of(
-          Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-          "--enable-native-access=ALL-UNNAMED",
-          "-D" + WeaveJni.LIBRARY_PROPERTY + "=" + System.getProperty(WeaveJni.LIBRARY_PROPERTY),
-          "-cp",
-          String.join(File.pathSeparator, classPath),
-          NoWeaveProbe.class.getName()));
+      List<String> command =
+          new ArrayList<>(
+              List.of(
+                  Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+                  "--enable-native-access=ALL-UNNAMED",
+                  "-D"
+                      + WeaveJni.LIBRARY_PROPERTY
+                      + "="
+                      + System.getProperty(WeaveJni.LIBRARY_PROPERTY),
+                  "-cp",
+                  String.join(File.pathSeparator, classPath),
+                  NoWeaveProbe.class.getName()));
       command.addAll(List.of(arguments));
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+      Process process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(output.toFile())
+              .start();
       if (!process.waitFor(60, TimeUnit.SECONDS)) {
         process.destroyForcibly();
-        throw new AssertionError("the probe JVM did not end within 60 s: " + Files.readString(output));
+        throw new AssertionError(
+            "the probe JVM did not end within 60 s: " + Files.readString(output));
       }
       String text = Files.readString(output);
       assertEquals(0, process.exitValue(), "probe JVM exit status; output:\n" + text);

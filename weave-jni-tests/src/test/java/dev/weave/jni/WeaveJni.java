@@ -39,7 +39,9 @@ final class WeaveJni {
     String library = System.getProperty(LIBRARY_PROPERTY);
     if (library == null) {
       throw new IllegalStateException(
-          "-D" + LIBRARY_PROPERTY + " is unset: run the tests with Maven, which builds the library");
+          "-D"
+              + LIBRARY_PROPERTY
+              + " is unset: run the tests with Maven, which builds the library");
     }
     System.load(library);
   }
@@ -61,16 +63,22 @@ final class WeaveJni {
    */
   static native String runInCThreads(int flavour, int step, int threads, boolean nullEnv);
 
-  /** @return d1's count, d2's count, d1's and d2's calls with a wrong value, done's count */
+  /**
+   * @return d1's count, d2's count, d1's and d2's calls with a wrong value, done's count
+   */
   static native int[] counts();
 
   /** Waits, up to the timeout, until done has been called {@code count} times. */
   static native boolean awaitDone(int count, long timeoutMillis);
 
-  /** @return the address of the calling thread's variable 1, 2 or 3 (done's) of a flavour */
+  /**
+   * @return the address of the calling thread's variable 1, 2 or 3 (done's) of a flavour
+   */
   static native long variable(int flavour, int which);
 
-  /** @return the address of destructor 1, 2, 3 (r1) or 4 (done) */
+  /**
+   * @return the address of destructor 1, 2, 3 (r1) or 4 (done)
+   */
   static native long destructor(int which);
 
   /** Registers d1 on the TLS variable 1 (or NULL); puts a pending exception in pending[0]. */
@@ -107,21 +115,26 @@ final class WeaveJni {
   /**
    * On a thread created in C: attaches (as {@code weave-jni-reattach-first}), with {@code
    * nativeRegistrations} registers d1 on a weave_local variable holding v1-early and d3 on one
-   * holding v3 through weave.h, runs {@code inFirst}; detaches; attaches again (a new Thread, {@code
-   * weave-jni-reattach-second}), runs {@code inSecond}, with {@code nativeRegistrations} registers d2
-   * on a variable holding v2, unregisters d3's variable (expecting unregistered=1) and sets d1's
-   * variable to v1; registers done; detaches and exits. Waits, up to the timeout, for done, then
-   * joins the thread in C (so no destructor of it runs later).
+   * holding v3 through weave.h, runs {@code inFirst}; detaches; attaches again (a new Thread,
+   * {@code weave-jni-reattach-second}), runs {@code inSecond}, with {@code nativeRegistrations}
+   * registers d2 on a variable holding v2, unregisters d3's variable (expecting unregistered=1) and
+   * sets d1's variable to v1; registers done; detaches and exits. Waits, up to the timeout, for
+   * done, then joins the thread in C (so no destructor of it runs later).
    *
    * @return the destructor calls recorded meanwhile, in order, as {@code "d1:v1 d2:v2 done"}
    *     ({@code java:...} for {@link #reattachRecord} calls), or {@code "error: ...; calls: ..."}
    */
-  static native String reattachInCThread(boolean nativeRegistrations, Runnable inFirst, Runnable inSecond, long timeoutMillis);
+  static native String reattachInCThread(
+      boolean nativeRegistrations, Runnable inFirst, Runnable inSecond, long timeoutMillis);
 
-  /** @return the address that {@link #reattachInCThread} names v1-early, v1, v2 or v3 */
+  /**
+   * @return the address that {@link #reattachInCThread} names v1-early, v1, v2 or v3
+   */
   static native long reattachValue(int which);
 
-  /** @return the address of the recording destructor d1, d2, d3 or done */
+  /**
+   * @return the address of the recording destructor d1, d2, d3 or done
+   */
   static native long reattachDestructor(int which);
 
   /** Records a call (for a Java destructor) in {@link #reattachInCThread}'s list. */
@@ -130,22 +143,30 @@ final class WeaveJni {
   // dieAttached's modes, as in the C file.
   /** The C thread attaches itself, with a name, and is still attached when it exits. */
   static final int EXIT_STAYS_ATTACHED = 0;
-  /** The C thread attaches itself as an unnamed daemon (as an FFM upcall does) and stays attached. */
+
+  /**
+   * The C thread attaches itself as an unnamed daemon (as an FFM upcall does) and stays attached.
+   */
   static final int EXIT_STAYS_ATTACHED_DAEMON = 1;
+
   /** The C thread detaches itself before it exits: the walker needs an attachment of its own. */
   static final int EXIT_DETACHED = 2;
-  /** The C thread registers from its own key's destructor, so the walker first runs in glibc's pass 4. */
+
+  /**
+   * The C thread registers from its own key's destructor, so the walker first runs in glibc's pass
+   * 4.
+   */
   static final int EXIT_REGISTERED_IN_PASS_4 = 3;
 
   /** The name the C threads of {@link #dieAttached} attach with (except as unnamed daemons). */
   static final String EXIT_THREAD_NAME = "weave-jni-exit";
 
   /**
-   * Starts {@code threads} C threads that register a native destructor through weave.h in the
-   * given mode, and joins them in C: every key destructor of theirs has run when it returns. Each
-   * has a pthread key of its own, set again in each of its calls so that it is called in each of
-   * glibc's 4 passes; in the stays-attached modes its 4th call checks that the thread is still
-   * attached (weave did not detach it) and then detaches it, as the thread's own code would.
+   * Starts {@code threads} C threads that register a native destructor through weave.h in the given
+   * mode, and joins them in C: every key destructor of theirs has run when it returns. Each has a
+   * pthread key of its own, set again in each of its calls so that it is called in each of glibc's
+   * 4 passes; in the stays-attached modes its 4th call checks that the thread is still attached
+   * (weave did not detach it) and then detaches it, as the thread's own code would.
    *
    * @return {@code "N threads: destructors ran on D"}, then {@code ", still attached at their own
    *     detach on A"} in the stays-attached modes, {@code ", in glibc's pass 4 on P"} for {@link

@@ -13,7 +13,8 @@ import dev.weave.spi.WeaveBackend;
  * instead of failing.
  */
 @AutoService(WeaveBackend.class)
-@SuppressWarnings("exports") // @AutoService is a compile-time annotation; its module is not needed at run time
+@SuppressWarnings(
+    "exports") // @AutoService is a compile-time annotation; its module is not needed at run time
 public final class JnrBackend extends LoadingBackend {
   static final String NAME = "jnr";
 
@@ -39,7 +40,8 @@ public final class JnrBackend extends LoadingBackend {
    */
   private static Module jffiModule() {
     try {
-      return Class.forName("com.kenai.jffi.Foreign", false, JnrBackend.class.getClassLoader()).getModule();
+      return Class.forName("com.kenai.jffi.Foreign", false, JnrBackend.class.getClassLoader())
+          .getModule();
     } catch (ClassNotFoundException | LinkageError e) {
       return JnrBackend.class.getModule();
     }
@@ -51,7 +53,9 @@ public final class JnrBackend extends LoadingBackend {
    */
   static String describe(Throwable e) {
     Throwable innermost = e;
-    for (int depth = 0; depth < 100 && innermost.getCause() != null; depth++) { // bounded: causes may cycle
+    for (int depth = 0;
+        depth < 100 && innermost.getCause() != null;
+        depth++) { // bounded: causes may cycle
       innermost = innermost.getCause();
     }
     String hint =

@@ -23,19 +23,20 @@ import jnr.ffi.byref.IntByReference;
 /**
  * libc through jnr-ffi: calloc, free and the pthread key functions bound with {@link
  * LibraryLoader}, memory read and written through jnr-ffi's memory manager, native destructors
- * called through a function pointer with jffi's {@link Invoker}, and the thread-death callback as
- * a jnr-ffi {@link Delegate} closure.
+ * called through a function pointer with jffi's {@link Invoker}, and the thread-death callback as a
+ * jnr-ffi {@link Delegate} closure.
  *
  * <p>jffi attaches the dying thread to the JVM (as a daemon) for the closure and detaches it after
  * the call, so no detach trick is needed here, unlike with FFM.
  *
- * <p>Public, with a public constructor, so that tests elsewhere can wrap it (to break it on purpose,
- * or to count calls). Every instance shares one libc binding.
+ * <p>Public, with a public constructor, so that tests elsewhere can wrap it (to break it on
+ * purpose, or to count calls). Every instance shares one libc binding.
  */
 public final class JnrPrimitives implements NativePrimitives {
   /**
-   * Every callback a key may call, for as long as the JVM lives: jnr-ffi recycles the native closure
-   * of a callback that is no longer strongly reachable, and a pthread key outlives any object.
+   * Every callback a key may call, for as long as the JVM lives: jnr-ffi recycles the native
+   * closure of a callback that is no longer strongly reachable, and a pthread key outlives any
+   * object.
    */
   private static final Queue<Walker> WALKERS = new ConcurrentLinkedQueue<>();
 
@@ -53,12 +54,16 @@ public final class JnrPrimitives implements NativePrimitives {
   private static final Runtime RUNTIME = Runtime.getSystemRuntime();
   private static final LibC LIBC = loadLibc();
 
-  /** All of memory, from address 0: {@code MEMORY.getLong(address)} reads the word at {@code address}. */
+  /**
+   * All of memory, from address 0: {@code MEMORY.getLong(address)} reads the word at {@code
+   * address}.
+   */
   private static final Pointer MEMORY = RUNTIME.getMemoryManager().newPointer(0);
 
   private static final Invoker INVOKER = Invoker.getInstance();
   private static final CallContext VOID_OF_POINTER =
-      CallContext.getCallContext(Type.VOID, new Type[] {Type.POINTER}, CallingConvention.DEFAULT, false);
+      CallContext.getCallContext(
+          Type.VOID, new Type[] {Type.POINTER}, CallingConvention.DEFAULT, false);
 
   /**
    * {@code free} as the process resolves it (an interposed allocator included), the same symbol
@@ -67,8 +72,8 @@ public final class JnrPrimitives implements NativePrimitives {
   private static final long FREE_FUNCTION = symbol("free");
 
   /**
-   * The first instance loads jffi's native library and binds libc; if either fails, this throws
-   * (an {@link ExceptionInInitializerError}, then {@link NoClassDefFoundError}s) with the reason.
+   * The first instance loads jffi's native library and binds libc; if either fails, this throws (an
+   * {@link ExceptionInInitializerError}, then {@link NoClassDefFoundError}s) with the reason.
    */
   public JnrPrimitives() {}
 
@@ -103,7 +108,8 @@ public final class JnrPrimitives implements NativePrimitives {
   @Override
   public ByteBuffer directBuffer(long address, int bytes) {
     if (address == 0 || bytes < 0) {
-      throw new IllegalArgumentException("directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
+      throw new IllegalArgumentException(
+          "directBuffer(" + address + ", " + bytes + "): needs a non-NULL address and bytes >= 0");
     }
     return MemoryIO.getInstance().newDirectByteBuffer(address, bytes);
   }
@@ -123,8 +129,10 @@ public final class JnrPrimitives implements NativePrimitives {
   @Override
   public long createKey(ThreadDeathHandler handler) {
     Walker walker = new Walker(Objects.requireNonNull(handler, "handler"));
-    long closure = RUNTIME.getClosureManager().getClosurePointer(KeyDestructor.class, walker).address();
-    // Held before the key exists and never let go: the key may call the closure until the process ends.
+    long closure =
+        RUNTIME.getClosureManager().getClosurePointer(KeyDestructor.class, walker).address();
+    // Held before the key exists and never let go: the key may call the closure until the process
+    // ends.
     WALKERS.add(walker);
     return createKey(closure);
   }
@@ -176,7 +184,8 @@ public final class JnrPrimitives implements NativePrimitives {
    * nothing.
    */
   private static void chooseMemoryAccessor() {
-    if (java.lang.Runtime.version().feature() < UNSAFE_WARNS_FROM || System.getProperty(UNSAFE_DISABLED) != null) {
+    if (java.lang.Runtime.version().feature() < UNSAFE_WARNS_FROM
+        || System.getProperty(UNSAFE_DISABLED) != null) {
       return;
     }
     System.setProperty(UNSAFE_DISABLED, "true");
@@ -188,8 +197,8 @@ public final class JnrPrimitives implements NativePrimitives {
   }
 
   /**
-   * The process's default symbol scope first (where an interposed malloc, and on glibc before
-   * 2.34 the pthread functions of libpthread, are found), then libc itself.
+   * The process's default symbol scope first (where an interposed malloc, and on glibc before 2.34
+   * the pthread functions of libpthread, are found), then libc itself.
    */
   private static LibC loadLibc() {
     return LibraryLoader.create(LibC.class)
@@ -202,7 +211,8 @@ public final class JnrPrimitives implements NativePrimitives {
   private static long symbol(String name) {
     long address = com.kenai.jffi.Library.getDefault().getSymbolAddress(name);
     if (address == 0) {
-      throw new UnsatisfiedLinkError("no symbol " + name + ": " + com.kenai.jffi.Library.getLastError());
+      throw new UnsatisfiedLinkError(
+          "no symbol " + name + ": " + com.kenai.jffi.Library.getLastError());
     }
     return address;
   }

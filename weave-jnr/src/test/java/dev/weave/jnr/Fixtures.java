@@ -113,8 +113,8 @@ final class Fixtures {
 
   /**
    * Waits until no thread whose name matches {@code left} is alive that was not in {@code before},
-   * failing at the deadline with their names. Only threads this work could leave are looked at:
-   * the JVM's housekeeping threads may start or end meanwhile.
+   * failing at the deadline with their names. Only threads this work could leave are looked at: the
+   * JVM's housekeeping threads may start or end meanwhile.
    *
    * @return how many there were when the wait began
    */
@@ -142,8 +142,8 @@ final class Fixtures {
 
   /**
    * OS threads of this process whose name starts with {@code prefix}, whether the JVM knows them or
-   * not: the JVM names a thread it starts after its Java name, cut to 15 bytes, so a prefix of up to
-   * 15 characters finds them until they have exited, key destructors included.
+   * not: the JVM names a thread it starts after its Java name, cut to 15 bytes, so a prefix of up
+   * to 15 characters finds them until they have exited, key destructors included.
    */
   static int osThreadsNamed(String prefix) {
     int count = 0;
@@ -169,7 +169,14 @@ final class Fixtures {
     int now;
     while ((now = osThreadsNamed(prefix)) > 0) {
       if (System.nanoTime() - deadline > 0) {
-        fail(what + ": " + now + " OS thread(s) named " + prefix + "... still exist after " + TIMEOUT);
+        fail(
+            what
+                + ": "
+                + now
+                + " OS thread(s) named "
+                + prefix
+                + "... still exist after "
+                + TIMEOUT);
       }
       LockSupport.parkNanos(1_000_000);
     }

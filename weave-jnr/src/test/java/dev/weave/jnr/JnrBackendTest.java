@@ -17,13 +17,17 @@ class JnrBackendTest {
 
   @Test
   void reasonIsOneLine() {
-    // how jffi reports a missing native library: the message repeats the type and holds a stack trace
+    // how jffi reports a missing native library: the message repeats the type and holds a stack
+    // trace
     UnsatisfiedLinkError inner =
         new UnsatisfiedLinkError(
             "java.lang.UnsatisfiedLinkError: could not locate stub library in jar file.  Tried [jni/x]\n\tat com.kenai.jffi.internal.StubLoader.load(StubLoader.java:338)");
     ExceptionInInitializerError outer = new ExceptionInInitializerError(inner);
     String reason = JnrBackend.describe(outer);
-    assertTrue(reason.startsWith("UnsatisfiedLinkError: could not locate stub library in jar file.  Tried [jni/x] (is com.github.jnr:jffi"), reason);
+    assertTrue(
+        reason.startsWith(
+            "UnsatisfiedLinkError: could not locate stub library in jar file.  Tried [jni/x] (is com.github.jnr:jffi"),
+        reason);
     assertTrue(!reason.contains("\n"), reason);
   }
 }

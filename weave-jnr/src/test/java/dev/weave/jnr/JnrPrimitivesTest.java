@@ -34,13 +34,16 @@ class JnrPrimitivesTest {
     }
   }
 
-  /** Issue 13 §3: the engine may read and write cells through the view instead of getWord/putWord. */
+  /**
+   * Issue 13 §3: the engine may read and write cells through the view instead of getWord/putWord.
+   */
   @Test
   void aDirectBufferViewReadsAndWritesTheSameWordsAsGetWordAndPutWord() {
     int words = 16;
     long memory = primitives.allocateZeroed(words * Long.BYTES);
     try {
-      ByteBuffer view = primitives.directBuffer(memory, words * Long.BYTES).order(ByteOrder.nativeOrder());
+      ByteBuffer view =
+          primitives.directBuffer(memory, words * Long.BYTES).order(ByteOrder.nativeOrder());
       assertTrue(view.isDirect());
       assertEquals(words * Long.BYTES, view.capacity());
       for (int i = 0; i < words; i++) {
@@ -52,9 +55,13 @@ class JnrPrimitivesTest {
         view.putLong(i * Long.BYTES, ~word(i));
       }
       for (int i = 0; i < words; i++) {
-        assertEquals(~word(i), primitives.getWord(memory + i * Long.BYTES), "word " + i + " written through the view");
+        assertEquals(
+            ~word(i),
+            primitives.getWord(memory + i * Long.BYTES),
+            "word " + i + " written through the view");
       }
-      ByteBuffer second = primitives.directBuffer(memory + Long.BYTES, Long.BYTES).order(ByteOrder.nativeOrder());
+      ByteBuffer second =
+          primitives.directBuffer(memory + Long.BYTES, Long.BYTES).order(ByteOrder.nativeOrder());
       assertEquals(~word(1), second.getLong(0), "a view at an offset");
     } finally {
       primitives.free(memory); // the views own nothing: this is the only free
@@ -83,10 +90,13 @@ class JnrPrimitivesTest {
   @Test
   void onJava24AndLaterJffiDoesNotUseUnsafe() {
     String accessor = com.kenai.jffi.MemoryIO.getInstance().getClass().getName();
-    if (Runtime.version().feature() >= 24 && System.getProperty(JnrPrimitives.UNSAFE_DISABLED) == null) {
-      assertTrue(!accessor.contains("Unsafe"), "jffi uses " + accessor + ": the JVM prints a warning");
+    if (Runtime.version().feature() >= 24
+        && System.getProperty(JnrPrimitives.UNSAFE_DISABLED) == null) {
+      assertTrue(
+          !accessor.contains("Unsafe"), "jffi uses " + accessor + ": the JVM prints a warning");
     }
-    assertEquals(null, System.getProperty(JnrPrimitives.UNSAFE_DISABLED), "the property was left set");
+    assertEquals(
+        null, System.getProperty(JnrPrimitives.UNSAFE_DISABLED), "the property was left set");
   }
 
   @Test

@@ -52,7 +52,8 @@ class JnrSmokeTest {
           });
       Fixtures.await(ran, "the Java destructor");
       assertEquals(42L, seen.get());
-      assertTrue(destructorThread.get() != dying.get(), "the destructor ran on the dead Thread object");
+      assertTrue(
+          destructorThread.get() != dying.get(), "the destructor ran on the dead Thread object");
       assertEquals(0, slot.get(), "the slot's value leaked to the main thread");
     }
   }
@@ -84,7 +85,8 @@ class JnrSmokeTest {
                   });
             });
         Fixtures.await(ran, "the destructors");
-        assertEquals(List.of(2), semaphoreBeforeJava, "both sem_posts ran before the later Java destructor");
+        assertEquals(
+            List.of(2), semaphoreBeforeJava, "both sem_posts ran before the later Java destructor");
         assertEquals(2, posted.value());
       } finally {
         LIBC.free(variable);

@@ -13,16 +13,21 @@ import org.junit.jupiter.api.Test;
 /**
  * jffi attaches a dying thread to the JVM for the walker's closure and detaches it afterwards, and
  * has its own thread-exit key: after many deaths no thread of theirs is left, in the JVM or in the
- * OS, and the walker ran exactly once per thread. Only the threads this work could leave are
- * looked at (the dying threads, by name, and jffi's unnamed attachments, {@code Thread-N}): the
- * JVM's own threads, such as GC workers started lazily, may come and go meanwhile.
+ * OS, and the walker ran exactly once per thread. Only the threads this work could leave are looked
+ * at (the dying threads, by name, and jffi's unnamed attachments, {@code Thread-N}): the JVM's own
+ * threads, such as GC workers started lazily, may come and go meanwhile.
  */
 class ThreadDeathsTest {
   private static final int DEATHS = 1_000;
   private static final int BATCH = 50;
-  /** At most 15 characters with the number: the OS thread's name is the Java name cut to 15 bytes. */
+
+  /**
+   * At most 15 characters with the number: the OS thread's name is the Java name cut to 15 bytes.
+   */
   private static final String NAME_PREFIX = "jnr-death-";
-  private static final Pattern LEFT_BY_THIS_WORK = Pattern.compile(Pattern.quote(NAME_PREFIX) + "\\d+|Thread-\\d+");
+
+  private static final Pattern LEFT_BY_THIS_WORK =
+      Pattern.compile(Pattern.quote(NAME_PREFIX) + "\\d+|Thread-\\d+");
 
   @Test
   void thousandDeathsLeaveNoThreadAndRunTheWalkerOncePerThread() throws Exception {
@@ -40,7 +45,8 @@ class ThreadDeathsTest {
       long start = System.nanoTime();
       dieInBatches(engine, slot, posted, DEATHS);
       long destructorsDone = System.nanoTime();
-      int leftWhenDone = Fixtures.awaitNoJvmThreadLeft(before, LEFT_BY_THIS_WORK, "threads attached to the JVM");
+      int leftWhenDone =
+          Fixtures.awaitNoJvmThreadLeft(before, LEFT_BY_THIS_WORK, "threads attached to the JVM");
       // Every dying OS thread gone: no key destructor of theirs can still be running or pending.
       Fixtures.awaitNoOsThreadNamed(NAME_PREFIX, "the dying threads");
 
@@ -61,7 +67,8 @@ class ThreadDeathsTest {
   }
 
   /** Threads that die in batches; each registers a native destructor and a Java one after it. */
-  private static void dieInBatches(Engine engine, ThreadLocalSlot slot, Fixtures.Semaphore posted, int deaths)
+  private static void dieInBatches(
+      Engine engine, ThreadLocalSlot slot, Fixtures.Semaphore posted, int deaths)
       throws InterruptedException {
     for (int done = 0; done < deaths; done += BATCH) {
       int batch = Math.min(BATCH, deaths - done);

@@ -34,20 +34,24 @@ import java.util.concurrent.atomic.AtomicReference;
  * (JNA's, or FFM's for the threads left attached) under its own name, with the fault switched in by
  * a decorator on its registry, by a change to its primitives, or (checked mode) by a second call
  * through its checked primitives. None really frees memory early or crashes by chance: the one that
- * crashes, {@link NullToNative}, does so on purpose, in {@code sem_post(NULL)}. They are
- * found by {@link java.util.ServiceLoader} on this module's test class path (see {@code
- * META-INF/services}), and their negative priorities keep {@link dev.weave.Weave#registry()} from
- * ever picking one.
+ * crashes, {@link NullToNative}, does so on purpose, in {@code sem_post(NULL)}. They are found by
+ * {@link java.util.ServiceLoader} on this module's test class path (see {@code META-INF/services}),
+ * and their negative priorities keep {@link dev.weave.Weave#registry()} from ever picking one.
  */
 public final class BrokenBackends {
   private BrokenBackends() {}
 
-  /** @return whether {@code backend} is one of this module's test backends (negative priority) rather than a real one */
+  /**
+   * @return whether {@code backend} is one of this module's test backends (negative priority)
+   *     rather than a real one
+   */
   public static boolean isTestBackend(dev.weave.Backend backend) {
     return backend.priority() < 0;
   }
 
-  /** A backend that builds its registry on first use and reports a failure to build as its reason. */
+  /**
+   * A backend that builds its registry on first use and reports a failure to build as its reason.
+   */
   abstract static class TestBackend implements WeaveBackend {
     private final String name;
     private final int priority;
@@ -126,7 +130,10 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 3: {@code unregister} drops only the first of the thread's registrations on a variable. */
+  /**
+   * Contract 3: {@code unregister} drops only the first of the thread's registrations on a
+   * variable.
+   */
   public static final class UnregisterDropsOne extends TestBackend {
     public UnregisterDropsOne() {
       super("broken-unregister-drops-one", -2);
@@ -347,10 +354,12 @@ public final class BrokenBackends {
     @Override
     DestructorRegistry build(String name) throws Exception {
       if (Runtime.version().feature() < 22) {
-        throw new UnsupportedOperationException("needs Java 22+ (it is the FFM backend without its detach key)");
+        throw new UnsupportedOperationException(
+            "needs Java 22+ (it is the FFM backend without its detach key)");
       }
       NativePrimitives primitives =
-          (NativePrimitives) Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
+          (NativePrimitives)
+              Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
       Field detachKey = primitives.getClass().getDeclaredField("detachKey");
       detachKey.setAccessible(true);
       detachKey.setLong(primitives, primitives.createKey(0)); // a key whose destructor is none
@@ -375,13 +384,16 @@ public final class BrokenBackends {
         Destructor wrap(ThreadLocalSlot slot, Destructor destructor) {
           return value -> {
             AtomicReference<Throwable> thrown = new AtomicReference<>();
-            Thread other = new Thread(() -> {
-              try {
-                destructor.destroy(value);
-              } catch (Throwable t) {
-                thrown.set(t);
-              }
-            }, "broken-other-thread");
+            Thread other =
+                new Thread(
+                    () -> {
+                      try {
+                        destructor.destroy(value);
+                      } catch (Throwable t) {
+                        thrown.set(t);
+                      }
+                    },
+                    "broken-other-thread");
             other.start();
             try {
               other.join();
@@ -448,21 +460,28 @@ public final class BrokenBackends {
     @Override
     DestructorRegistry build(String name) {
       ChunkTracking primitives = new ChunkTracking(jna());
-      return new Engine(name, new ForwardingPrimitives(primitives) {
-        @Override
-        public long createKey(ThreadDeathHandler handler) {
-          return delegate.createKey(id -> {
-            for (long[] chunk : primitives.chunksOfThisThread()) {
-              new Pointer(chunk[0]).setMemory(0, chunk[1], (byte) NativeFixtures.PERTURB_BYTE);
+      return new Engine(
+          name,
+          new ForwardingPrimitives(primitives) {
+            @Override
+            public long createKey(ThreadDeathHandler handler) {
+              return delegate.createKey(
+                  id -> {
+                    for (long[] chunk : primitives.chunksOfThisThread()) {
+                      new Pointer(chunk[0])
+                          .setMemory(0, chunk[1], (byte) NativeFixtures.PERTURB_BYTE);
+                    }
+                    handler.threadDied(id);
+                  });
             }
-            handler.threadDied(id);
           });
-        }
-      });
     }
   }
 
-  /** Contract 2: a registration on a variable that is no slot's cell (the seed's form) is dropped without a word. */
+  /**
+   * Contract 2: a registration on a variable that is no slot's cell (the seed's form) is dropped
+   * without a word.
+   */
   public static final class IgnoresPlainVariables extends TestBackend {
     public IgnoresPlainVariables() {
       super("broken-ignores-plain-variables", -12);
@@ -474,7 +493,10 @@ public final class BrokenBackends {
       return new ForwardingRegistry(new Engine(name, primitives)) {
         @Override
         public void registerNative(long variable, long function) {
-          if (variable != 0 && function != 0 && !primitives.isCell(variable) && !VirtualThreadsAllowed.isVirtual()) {
+          if (variable != 0
+              && function != 0
+              && !primitives.isCell(variable)
+              && !VirtualThreadsAllowed.isVirtual()) {
             return;
           }
           delegate.registerNative(variable, function);
@@ -495,14 +517,18 @@ public final class BrokenBackends {
       return new ForwardingRegistry(new Engine(name, jna())) {
         @Override
         public void register(ThreadLocalSlot slot, Destructor destructor) {
-          delegate.register(slot, destructor == null ? null : value -> {
-            inDestructor.get()[0] = true;
-            try {
-              destructor.destroy(value);
-            } finally {
-              inDestructor.get()[0] = false;
-            }
-          });
+          delegate.register(
+              slot,
+              destructor == null
+                  ? null
+                  : value -> {
+                    inDestructor.get()[0] = true;
+                    try {
+                      destructor.destroy(value);
+                    } finally {
+                      inDestructor.get()[0] = false;
+                    }
+                  });
         }
 
         @Override
@@ -518,7 +544,9 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 3: {@code unregister(slot)} also removes the other threads' registrations on the slot. */
+  /**
+   * Contract 3: {@code unregister(slot)} also removes the other threads' registrations on the slot.
+   */
   public static final class UnregisterRemovesOthers extends TestBackend {
     public UnregisterRemovesOthers() {
       super("broken-unregister-removes-others", -14);
@@ -555,8 +583,8 @@ public final class BrokenBackends {
   }
 
   /**
-   * Contract 8: the FFM backend, but a thread whose registrations were all native stays attached
-   * to the JVM after its death: only a walk that ran a Java destructor sets the detach key.
+   * Contract 8: the FFM backend, but a thread whose registrations were all native stays attached to
+   * the JVM after its death: only a walk that ran a Java destructor sets the detach key.
    */
   public static final class LeftAttachedNativeOnly extends TestBackend {
     public LeftAttachedNativeOnly() {
@@ -566,33 +594,43 @@ public final class BrokenBackends {
     @Override
     DestructorRegistry build(String name) throws Exception {
       if (Runtime.version().feature() < 22) {
-        throw new UnsupportedOperationException("needs Java 22+ (it is the FFM backend with a detach key of its own)");
+        throw new UnsupportedOperationException(
+            "needs Java 22+ (it is the FFM backend with a detach key of its own)");
       }
       NativePrimitives ffm =
-          (NativePrimitives) Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
+          (NativePrimitives)
+              Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
       long javaVm = field(ffm, "javaVm").getLong(ffm);
       long realDetachKey = ffm.createKey(field(ffm, "detachCurrentThread").getLong(ffm));
-      field(ffm, "detachKey").setLong(ffm, ffm.createKey(0)); // what the walker sets from now on: no destructor
+      field(ffm, "detachKey")
+          .setLong(ffm, ffm.createKey(0)); // what the walker sets from now on: no destructor
       ThreadLocal<boolean[]> ranJava = ThreadLocal.withInitial(() -> new boolean[1]);
-      NativePrimitives primitives = new ForwardingPrimitives(ffm) {
-        @Override
-        public long createKey(ThreadDeathHandler handler) {
-          return delegate.createKey(id -> {
-            ranJava.get()[0] = false;
-            handler.threadDied(id);
-            if (ranJava.get()[0]) {
-              delegate.setKey(realDetachKey, javaVm); // glibc detaches the thread after the walk
+      NativePrimitives primitives =
+          new ForwardingPrimitives(ffm) {
+            @Override
+            public long createKey(ThreadDeathHandler handler) {
+              return delegate.createKey(
+                  id -> {
+                    ranJava.get()[0] = false;
+                    handler.threadDied(id);
+                    if (ranJava.get()[0]) {
+                      delegate.setKey(
+                          realDetachKey, javaVm); // glibc detaches the thread after the walk
+                    }
+                  });
             }
-          });
-        }
-      };
+          };
       return new ForwardingRegistry(new Engine(name, primitives)) {
         @Override
         public void register(ThreadLocalSlot slot, Destructor destructor) {
-          delegate.register(slot, destructor == null ? null : value -> {
-            ranJava.get()[0] = true;
-            destructor.destroy(value);
-          });
+          delegate.register(
+              slot,
+              destructor == null
+                  ? null
+                  : value -> {
+                    ranJava.get()[0] = true;
+                    destructor.destroy(value);
+                  });
         }
       };
     }
@@ -604,7 +642,10 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 8: 3 KiB of native memory is lost at each death of a thread with registrations (under 1 MiB per 250 deaths). */
+  /**
+   * Contract 8: 3 KiB of native memory is lost at each death of a thread with registrations (under
+   * 1 MiB per 250 deaths).
+   */
   public static final class LeaksPerDeath extends TestBackend {
     static final int LEAKED_BYTES = 3 << 10;
 
@@ -614,19 +655,25 @@ public final class BrokenBackends {
 
     @Override
     DestructorRegistry build(String name) {
-      return new Engine(name, new ForwardingPrimitives(jna()) {
-        @Override
-        public long createKey(ThreadDeathHandler handler) {
-          return delegate.createKey(id -> {
-            delegate.allocateZeroed(LEAKED_BYTES);
-            handler.threadDied(id);
+      return new Engine(
+          name,
+          new ForwardingPrimitives(jna()) {
+            @Override
+            public long createKey(ThreadDeathHandler handler) {
+              return delegate.createKey(
+                  id -> {
+                    delegate.allocateZeroed(LEAKED_BYTES);
+                    handler.threadDied(id);
+                  });
+            }
           });
-        }
-      });
     }
   }
 
-  /** Contract 10: at JVM exit a shutdown hook runs every registration that has not run, those of live threads too. */
+  /**
+   * Contract 10: at JVM exit a shutdown hook runs every registration that has not run, those of
+   * live threads too.
+   */
   public static final class RunsAtExit extends TestBackend {
     public RunsAtExit() {
       super("broken-runs-at-exit", -17);
@@ -643,24 +690,29 @@ public final class BrokenBackends {
           long cell = slot.cellAddress();
           AtomicBoolean ran = new AtomicBoolean();
           synchronized (pending) {
-            pending.add(() -> {
-              if (!ran.getAndSet(true)) {
-                destructor.destroy(primitives.getWord(cell));
-              }
-            });
+            pending.add(
+                () -> {
+                  if (!ran.getAndSet(true)) {
+                    destructor.destroy(primitives.getWord(cell));
+                  }
+                });
           }
           if (!hooked.getAndSet(true)) {
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-              synchronized (pending) {
-                for (Runnable registration : pending) {
-                  try {
-                    registration.run();
-                  } catch (Throwable ignored) {
-                    // the next one still runs
-                  }
-                }
-              }
-            }, "broken-runs-at-exit"));
+            Runtime.getRuntime()
+                .addShutdownHook(
+                    new Thread(
+                        () -> {
+                          synchronized (pending) {
+                            for (Runnable registration : pending) {
+                              try {
+                                registration.run();
+                              } catch (Throwable ignored) {
+                                // the next one still runs
+                              }
+                            }
+                          }
+                        },
+                        "broken-runs-at-exit"));
           }
           return value -> {
             if (!ran.getAndSet(true)) {
@@ -672,7 +724,9 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 11: a closed slot's registrations still run at death, with the value its cell holds. */
+  /**
+   * Contract 11: a closed slot's registrations still run at death, with the value its cell holds.
+   */
   public static final class RunsClosedSlots extends TestBackend {
     public RunsClosedSlots() {
       super("broken-runs-closed-slots", -18);
@@ -687,11 +741,13 @@ public final class BrokenBackends {
         @Override
         Destructor wrap(ThreadLocalSlot slot, Destructor destructor) {
           long cell = slot.cellAddress();
-          delegate.register(hidden, value -> {
-            if (isClosed(slot)) {
-              destructor.destroy(primitives.getWord(cell));
-            }
-          });
+          delegate.register(
+              hidden,
+              value -> {
+                if (isClosed(slot)) {
+                  destructor.destroy(primitives.getWord(cell));
+                }
+              });
           return destructor;
         }
 
@@ -707,7 +763,10 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 11: a new slot on a closed slot's storage reads the value last set there until it is set itself. */
+  /**
+   * Contract 11: a new slot on a closed slot's storage reads the value last set there until it is
+   * set itself.
+   */
   public static final class NewSlotReadsOld extends TestBackend {
     public NewSlotReadsOld() {
       super("broken-new-slot-reads-old", -19);
@@ -719,7 +778,10 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 12: calls with a null, 0, closed or foreign argument return quietly instead of throwing. */
+  /**
+   * Contract 12: calls with a null, 0, closed or foreign argument return quietly instead of
+   * throwing.
+   */
   public static final class RefusesNothing extends TestBackend {
     public RefusesNothing() {
       super("broken-refuses-nothing", -20);
@@ -772,7 +834,10 @@ public final class BrokenBackends {
     }
   }
 
-  /** Contract 9: {@code unregister(variable)} from a virtual thread answers false instead of refusing it. */
+  /**
+   * Contract 9: {@code unregister(variable)} from a virtual thread answers false instead of
+   * refusing it.
+   */
   public static final class VirtualOneOperation extends TestBackend {
     public VirtualOneOperation() {
       super("broken-virtual-one-operation", -21);
@@ -819,8 +884,8 @@ public final class BrokenBackends {
   }
 
   /**
-   * Contract 7: a registration made by a running destructor runs at once, inside the call that
-   * made it, instead of after the current ones in a later round; and so without a limit of rounds.
+   * Contract 7: a registration made by a running destructor runs at once, inside the call that made
+   * it, instead of after the current ones in a later round; and so without a limit of rounds.
    */
   public static final class RegisteredWhileDyingRunsAtOnce extends TestBackend {
     public RegisteredWhileDyingRunsAtOnce() {
@@ -869,7 +934,9 @@ public final class BrokenBackends {
         @Override
         public void runDestructors() {
           throw new UnsupportedOperationException(
-              "the " + backendName() + " backend does not implement runDestructors() (contract rule 13)");
+              "the "
+                  + backendName()
+                  + " backend does not implement runDestructors() (contract rule 13)");
         }
       };
     }
@@ -935,27 +1002,31 @@ public final class BrokenBackends {
     DestructorRegistry build(String name) {
       Map<Long, List<Long>> largeChunksByOsThread = new ConcurrentHashMap<>();
       CheckedPrimitives[] checker = new CheckedPrimitives[1];
-      NativePrimitives below = new ForwardingPrimitives(jna()) {
-        @Override
-        public long allocateZeroed(long bytes) {
-          long address = delegate.allocateZeroed(bytes);
-          if (bytes >= LARGE) { // the engine allocates a thread's chunks on that thread
-            largeChunksByOsThread.computeIfAbsent(NativeFixtures.osThreadId(), t -> new ArrayList<>()).add(address);
-          }
-          return address;
-        }
-
-        @Override
-        public long createKey(ThreadDeathHandler handler) {
-          return delegate.createKey(id -> {
-            handler.threadDied(id);
-            List<Long> chunks = largeChunksByOsThread.remove(NativeFixtures.osThreadId());
-            if (chunks != null) {
-              chunks.forEach(checker[0]::free); // the fault: the engine freed them already
+      NativePrimitives below =
+          new ForwardingPrimitives(jna()) {
+            @Override
+            public long allocateZeroed(long bytes) {
+              long address = delegate.allocateZeroed(bytes);
+              if (bytes >= LARGE) { // the engine allocates a thread's chunks on that thread
+                largeChunksByOsThread
+                    .computeIfAbsent(NativeFixtures.osThreadId(), t -> new ArrayList<>())
+                    .add(address);
+              }
+              return address;
             }
-          });
-        }
-      };
+
+            @Override
+            public long createKey(ThreadDeathHandler handler) {
+              return delegate.createKey(
+                  id -> {
+                    handler.threadDied(id);
+                    List<Long> chunks = largeChunksByOsThread.remove(NativeFixtures.osThreadId());
+                    if (chunks != null) {
+                      chunks.forEach(checker[0]::free); // the fault: the engine freed them already
+                    }
+                  });
+            }
+          };
       checker[0] = new CheckedPrimitives(below);
       return new Engine(name, checker[0]);
     }
@@ -1146,8 +1217,8 @@ public final class BrokenBackends {
   }
 
   /**
-   * Primitives that remember the blocks the engine allocated (its chunks of cells), and on which
-   * OS thread: the engine allocates a thread's chunks on that thread.
+   * Primitives that remember the blocks the engine allocated (its chunks of cells), and on which OS
+   * thread: the engine allocates a thread's chunks on that thread.
    */
   static final class ChunkTracking extends ForwardingPrimitives {
     /** address to {address, bytes, OS thread id}. */
@@ -1170,13 +1241,17 @@ public final class BrokenBackends {
       delegate.free(address);
     }
 
-    /** @return {address, bytes} of each chunk the calling OS thread allocated and has not freed */
+    /**
+     * @return {address, bytes} of each chunk the calling OS thread allocated and has not freed
+     */
     List<long[]> chunksOfThisThread() {
       long thread = NativeFixtures.osThreadId();
       return chunks.values().stream().filter(c -> c[2] == thread).toList();
     }
 
-    /** @return whether {@code address} is in a chunk of cells */
+    /**
+     * @return whether {@code address} is in a chunk of cells
+     */
     boolean isCell(long address) {
       return chunks.values().stream().anyMatch(c -> address >= c[0] && address < c[0] + c[1]);
     }
@@ -1205,8 +1280,14 @@ public final class BrokenBackends {
       if (slot instanceof OldValueSlot own && own.registry() == this) {
         return own.inner;
       }
-      throw new IllegalArgumentException("slot belongs to " + (slot.registry() == null ? slot.getClass().getName()
-          : "the " + slot.registry().backendName() + " backend") + ", not to the " + backendName() + " backend");
+      throw new IllegalArgumentException(
+          "slot belongs to "
+              + (slot.registry() == null
+                  ? slot.getClass().getName()
+                  : "the " + slot.registry().backendName() + " backend")
+              + ", not to the "
+              + backendName()
+              + " backend");
     }
 
     @Override
@@ -1271,11 +1352,14 @@ public final class BrokenBackends {
   }
 
   /**
-   * Keeps, per thread, the registrations made through it in order, so that it can take them all
-   * off the real registry and put them back in another order or without one of them.
+   * Keeps, per thread, the registrations made through it in order, so that it can take them all off
+   * the real registry and put them back in another order or without one of them.
    */
   abstract static class ShadowRegistry extends ForwardingRegistry {
-    /** One registration: its variable, its slot (null for a plain variable) and how to make it again. */
+    /**
+     * One registration: its variable, its slot (null for a plain variable) and how to make it
+     * again.
+     */
     record Entry(long variable, ThreadLocalSlot slot, Runnable register) {
       boolean slotClosed() {
         if (slot == null) {
@@ -1344,7 +1428,8 @@ public final class BrokenBackends {
       }
     }
 
-    private void add(Runnable register, ThreadLocalSlot slot, java.util.function.LongSupplier variable) {
+    private void add(
+        Runnable register, ThreadLocalSlot slot, java.util.function.LongSupplier variable) {
       register.run(); // the real checks, and the registration
       entries().add(new Entry(variable.getAsLong(), slot, register));
       registered();

@@ -14,8 +14,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The specification in the repository, {@code docs/SPEC.md}, which every TCK failure links to:
- * a section per rule, headed as {@link Rule#heading()} (so that {@link Rule#link()} lands there),
+ * The specification in the repository, {@code docs/SPEC.md}, which every TCK failure links to: a
+ * section per rule, headed as {@link Rule#heading()} (so that {@link Rule#link()} lands there),
  * stating the rule as {@link Rule#sentence()} does, and listing every case of that rule by id.
  */
 class SpecTest {
@@ -27,10 +27,14 @@ class SpecTest {
     for (Rule rule : Rule.values()) {
       String section = section(spec, rule);
       assertThat(rule.link()).endsWith("#" + gitHubAnchor(rule.heading()));
-      assertThat(plain(section)).as(rule.heading() + ": the rule as the contract states it").contains(rule.sentence());
+      assertThat(plain(section))
+          .as(rule.heading() + ": the rule as the contract states it")
+          .contains(rule.sentence());
       for (TckCase c : WeaveTckTest.cases()) {
         if (c.rule() == rule) {
-          assertThat(section).as(rule.heading() + " lists case " + c.id()).contains("| `" + c.id() + "` |");
+          assertThat(section)
+              .as(rule.heading() + " lists case " + c.id())
+              .contains("| `" + c.id() + "` |");
         }
       }
     }
@@ -44,7 +48,9 @@ class SpecTest {
         listed.add(line.substring(3, line.indexOf('`', 3)));
       }
     }
-    assertThat(listed).containsExactlyInAnyOrderElementsOf(WeaveTckTest.cases().stream().map(TckCase::id).toList());
+    assertThat(listed)
+        .containsExactlyInAnyOrderElementsOf(
+            WeaveTckTest.cases().stream().map(TckCase::id).toList());
   }
 
   /** From the rule's heading to the next heading of the same level. */
@@ -58,11 +64,21 @@ class SpecTest {
 
   /** The text without Markdown quoting, emphasis and code marks, on one line. */
   private static String plain(String markdown) {
-    return markdown.replaceAll("(?m)^> ?", "").replace("`", "").replace("*", "").replaceAll("\\s+", " ");
+    return markdown
+        .replaceAll("(?m)^> ?", "")
+        .replace("`", "")
+        .replace("*", "")
+        .replaceAll("\\s+", " ");
   }
 
-  /** GitHub's anchor for a heading: lower case, punctuation other than - and _ dropped, spaces as hyphens. */
+  /**
+   * GitHub's anchor for a heading: lower case, punctuation other than - and _ dropped, spaces as
+   * hyphens.
+   */
   private static String gitHubAnchor(String heading) {
-    return heading.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9 _-]", "").replace(' ', '-');
+    return heading
+        .toLowerCase(java.util.Locale.ROOT)
+        .replaceAll("[^a-z0-9 _-]", "")
+        .replace(' ', '-');
   }
 }

@@ -7,9 +7,9 @@ import org.opentest4j.AssertionFailedError;
 import org.opentest4j.TestAbortedException;
 
 /**
- * Runs one case against one registry, the same way in this JVM or in a child JVM: a failure
- * comes out as an {@link AssertionFailedError} whose message names the case's rule and links to
- * it in the specification, with what went wrong; a skip ({@link TestAbortedException}) as it is.
+ * Runs one case against one registry, the same way in this JVM or in a child JVM: a failure comes
+ * out as an {@link AssertionFailedError} whose message names the case's rule and links to it in the
+ * specification, with what went wrong; a skip ({@link TestAbortedException}) as it is.
  */
 final class CaseExecution {
   private CaseExecution() {}
@@ -35,9 +35,11 @@ final class CaseExecution {
    *     written down
    */
   static AssertionFailedError failure(TckCase c, String what, Throwable cause) {
-    String message = c.rule().label() + ", case " + c.id() + ": " + what
-        + "\nThe rule: " + c.rule().link();
-    return cause == null ? new AssertionFailedError(message) : new AssertionFailedError(message, cause);
+    String message =
+        c.rule().label() + ", case " + c.id() + ": " + what + "\nThe rule: " + c.rule().link();
+    return cause == null
+        ? new AssertionFailedError(message)
+        : new AssertionFailedError(message, cause);
   }
 
   /** An assertion's message says it all; anything else also needs its type. */

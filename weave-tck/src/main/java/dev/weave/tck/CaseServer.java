@@ -17,9 +17,9 @@ import org.opentest4j.TestAbortedException;
 /**
  * The program a {@link ChildJvm} runs: {@code CaseServer BACKEND} reads {@code run ID} lines on
  * standard input, runs each case against the backend, and answers on standard output with a line
- * that starts with {@link ChildJvm#MARK}: {@code result ID pass}, {@code result ID skip REASON},
- * or {@code result ID fail THROWABLE} (serialized, in Base64; {@code fail-text TEXT} if it cannot
- * be serialized). {@code exit} or the end of input ends it.
+ * that starts with {@link ChildJvm#MARK}: {@code result ID pass}, {@code result ID skip REASON}, or
+ * {@code result ID fail THROWABLE} (serialized, in Base64; {@code fail-text TEXT} if it cannot be
+ * serialized). {@code exit} or the end of input ends it.
  */
 public final class CaseServer {
   private CaseServer() {}
@@ -27,8 +27,10 @@ public final class CaseServer {
   public static void main(String[] args) throws IOException {
     String backend = args[0];
     PrintStream replies = System.out;
-    Map<String, TckCase> cases = WeaveTckTest.cases().stream().collect(Collectors.toMap(TckCase::id, Function.identity()));
-    BufferedReader requests = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    Map<String, TckCase> cases =
+        WeaveTckTest.cases().stream().collect(Collectors.toMap(TckCase::id, Function.identity()));
+    BufferedReader requests =
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     String request;
     while ((request = requests.readLine()) != null && !request.equals("exit")) {
       if (!request.startsWith("run ")) {

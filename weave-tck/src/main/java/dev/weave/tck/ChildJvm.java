@@ -30,11 +30,11 @@ import org.opentest4j.AssertionFailedError;
 import org.opentest4j.TestAbortedException;
 
 /**
- * A child JVM that runs one backend's cases one at a time ({@link CaseServer}), so that a case
- * that crashes the JVM fails that case alone: the crash is reported as its failure, with the
- * signal and the faulting frame from the child's {@code hs_err} file, and the next case starts a
- * new child. A case that does not finish within {@link #caseLimit()} is failed the same way, with
- * the child's thread dump.
+ * A child JVM that runs one backend's cases one at a time ({@link CaseServer}), so that a case that
+ * crashes the JVM fails that case alone: the crash is reported as its failure, with the signal and
+ * the faulting frame from the child's {@code hs_err} file, and the next case starts a new child. A
+ * case that does not finish within {@link #caseLimit()} is failed the same way, with the child's
+ * thread dump.
  *
  * <p>The child is a JVM like this one: the same {@code java}, class path (and module path), JVM
  * options and {@code weave.*} system properties, with {@code -ea} where assertions are on here. It
@@ -49,7 +49,10 @@ final class ChildJvm implements AutoCloseable {
   private static final int OUTPUT_KEPT = 40;
 
   static {
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(c -> c.process.destroyForcibly()), "weave-tck-children"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> RUNNING.forEach(c -> c.process.destroyForcibly()), "weave-tck-children"));
   }
 
   private final String backend;
@@ -62,12 +65,17 @@ final class ChildJvm implements AutoCloseable {
 
   private ChildJvm(String backend) throws IOException {
     this.backend = backend;
-    Path parent = Path.of(System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
+    Path parent =
+        Path.of(
+            System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
     Files.createDirectories(parent);
-    directory = Files.createTempDirectory(parent, "weave-tck-" + backend.replaceAll("[^A-Za-z0-9_-]", "_") + "-");
-    ProcessBuilder builder = new ProcessBuilder(command(backend, directory))
-        .directory(directory.toFile())
-        .redirectErrorStream(true);
+    directory =
+        Files.createTempDirectory(
+            parent, "weave-tck-" + backend.replaceAll("[^A-Za-z0-9_-]", "_") + "-");
+    ProcessBuilder builder =
+        new ProcessBuilder(command(backend, directory))
+            .directory(directory.toFile())
+            .redirectErrorStream(true);
     builder.environment().put("MALLOC_PERTURB_", Integer.toString(NativeFixtures.PERTURB_BYTE));
     process = builder.start();
     RUNNING.add(this);
@@ -82,12 +90,19 @@ final class ChildJvm implements AutoCloseable {
     try {
       return new ChildJvm(backend);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot start a child JVM for the TCK's cases (" + e
-          + "); -D" + WeaveTckTest.ISOLATION + "=none runs them in this JVM", e);
+      throw new IllegalStateException(
+          "cannot start a child JVM for the TCK's cases ("
+              + e
+              + "); -D"
+              + WeaveTckTest.ISOLATION
+              + "=none runs them in this JVM",
+          e);
     }
   }
 
-  /** How long one case may take in a child before it is failed as hung: ten times the TCK's timeout. */
+  /**
+   * How long one case may take in a child before it is failed as hung: ten times the TCK's timeout.
+   */
   static Duration caseLimit() {
     return Deaths.TIMEOUT.multipliedBy(10);
   }
@@ -98,8 +113,8 @@ final class ChildJvm implements AutoCloseable {
 
   /**
    * Runs {@code c} in the child and returns normally if it passed; throws what it threw if it
-   * failed or was skipped; fails it if the child crashed or hung. After a crash or a hang the
-   * child is gone: {@link #isAlive()} is false.
+   * failed or was skipped; fails it if the child crashed or hung. After a crash or a hang the child
+   * is gone: {@link #isAlive()} is false.
    */
   void run(TckCase c) throws Throwable {
     synchronized (recentOutput) {
@@ -179,19 +194,26 @@ final class ChildJvm implements AutoCloseable {
     if (hsErr.isPresent()) {
       what = "crashed: " + CrashReport.describe(hsErr.get());
     } else {
-      what = "the child JVM running the case ended with exit status " + (process.isAlive() ? "?" : process.exitValue())
-          + " and no hs_err file";
+      what =
+          "the child JVM running the case ended with exit status "
+              + (process.isAlive() ? "?" : process.exitValue())
+              + " and no hs_err file";
     }
     return CaseExecution.failure(c, what + lastOutput(), null);
   }
 
-  /** {@code c} did not finish in time: the child's thread dump goes into the failure, then the child goes. */
+  /**
+   * {@code c} did not finish in time: the child's thread dump goes into the failure, then the child
+   * goes.
+   */
   private AssertionFailedError hung(TckCase c) throws InterruptedException {
     synchronized (recentOutput) {
       recentOutput.clear();
     }
     try {
-      new ProcessBuilder("kill", "-QUIT", Long.toString(process.pid())).start().waitFor(5, TimeUnit.SECONDS);
+      new ProcessBuilder("kill", "-QUIT", Long.toString(process.pid()))
+          .start()
+          .waitFor(5, TimeUnit.SECONDS);
       Thread.sleep(1_000); // the JVM prints its thread dump on standard output
     } catch (IOException noKill) {
       // then there is no thread dump
@@ -199,15 +221,27 @@ final class ChildJvm implements AutoCloseable {
     RUNNING.remove(this);
     process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
     reader.join(5_000);
-    return CaseExecution.failure(c, "did not finish within " + caseLimit() + " (ten times " + WeaveTckTest.TIMEOUT_SECONDS
-        + "); the child JVM running it was killed" + lastOutput(), null);
+    return CaseExecution.failure(
+        c,
+        "did not finish within "
+            + caseLimit()
+            + " (ten times "
+            + WeaveTckTest.TIMEOUT_SECONDS
+            + "); the child JVM running it was killed"
+            + lastOutput(),
+        null);
   }
 
-  /** What the child printed during the case, but the JVM's crash banner (its lines start with #; the hs_err file has it all). */
+  /**
+   * What the child printed during the case, but the JVM's crash banner (its lines start with #; the
+   * hs_err file has it all).
+   */
   private String lastOutput() {
     synchronized (recentOutput) {
       List<String> lines = recentOutput.stream().filter(line -> !line.startsWith("#")).toList();
-      return lines.isEmpty() ? "" : "\nthe child JVM's last output:\n  " + String.join("\n  ", lines);
+      return lines.isEmpty()
+          ? ""
+          : "\nthe child JVM's last output:\n  " + String.join("\n  ", lines);
     }
   }
 
@@ -221,7 +255,9 @@ final class ChildJvm implements AutoCloseable {
 
   /** Sorts the child's output: replies into the queue, the rest to this JVM's standard error. */
   private void read() {
-    try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader lines =
+        new BufferedReader(
+            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = lines.readLine()) != null) {
         int mark = line.indexOf(MARK);
@@ -250,10 +286,13 @@ final class ChildJvm implements AutoCloseable {
   }
 
   private static Throwable decode(String payload) {
-    try (ObjectInputStream in = new ObjectInputStream(new java.io.ByteArrayInputStream(Base64.getDecoder().decode(payload)))) {
+    try (ObjectInputStream in =
+        new ObjectInputStream(
+            new java.io.ByteArrayInputStream(Base64.getDecoder().decode(payload)))) {
       return (Throwable) in.readObject();
     } catch (IOException | ClassNotFoundException | ClassCastException e) {
-      return new AssertionFailedError("the TCK's child JVM reported a failure that cannot be read here: " + e);
+      return new AssertionFailedError(
+          "the TCK's child JVM reported a failure that cannot be read here: " + e);
     }
   }
 
@@ -261,7 +300,10 @@ final class ChildJvm implements AutoCloseable {
     return new String(Base64.getDecoder().decode(payload), StandardCharsets.UTF_8);
   }
 
-  /** The command that starts the child: this JVM's {@code java}, options, paths and {@code weave.*} properties. */
+  /**
+   * The command that starts the child: this JVM's {@code java}, options, paths and {@code weave.*}
+   * properties.
+   */
   private static List<String> command(String backend, Path directory) {
     List<String> command = new ArrayList<>();
     command.add(javaExecutable());
@@ -270,7 +312,8 @@ final class ChildJvm implements AutoCloseable {
         command.add(option);
       }
     }
-    if (ChildJvm.class.desiredAssertionStatus() || dev.weave.spi.Engine.class.desiredAssertionStatus()) {
+    if (ChildJvm.class.desiredAssertionStatus()
+        || dev.weave.spi.Engine.class.desiredAssertionStatus()) {
       command.add("-ea");
     }
     for (Map.Entry<Object, Object> property : System.getProperties().entrySet()) {
@@ -300,11 +343,19 @@ final class ChildJvm implements AutoCloseable {
     return command;
   }
 
-  /** Options that must not be copied: a debugger's port, and the crash files this class places itself. */
+  /**
+   * Options that must not be copied: a debugger's port, and the crash files this class places
+   * itself.
+   */
   private static boolean isDroppedOption(String option) {
-    return option.startsWith("-agentlib:jdwp") || option.startsWith("-Xrunjdwp") || option.equals("-Xdebug")
-        || option.startsWith("-XX:ErrorFile") || option.startsWith("-XX:+CreateCoredumpOnCrash")
-        || option.startsWith("-Dweave.") || option.startsWith("-Djava.class.path") || option.startsWith("-Djdk.module.path");
+    return option.startsWith("-agentlib:jdwp")
+        || option.startsWith("-Xrunjdwp")
+        || option.equals("-Xdebug")
+        || option.startsWith("-XX:ErrorFile")
+        || option.startsWith("-XX:+CreateCoredumpOnCrash")
+        || option.startsWith("-Dweave.")
+        || option.startsWith("-Djava.class.path")
+        || option.startsWith("-Djdk.module.path");
   }
 
   /** The child runs in another directory, so relative path entries are resolved here. */

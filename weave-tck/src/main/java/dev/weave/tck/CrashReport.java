@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  * signal (or the internal error), the faulting frame, and the top of the native stack.
  */
 final class CrashReport {
-  private static final Pattern SIGNAL = Pattern.compile("^#\\s+(SIG[A-Z]+) \\((0x[0-9a-f]+)\\) at pc=(0x[0-9a-f]+)");
+  private static final Pattern SIGNAL =
+      Pattern.compile("^#\\s+(SIG[A-Z]+) \\((0x[0-9a-f]+)\\) at pc=(0x[0-9a-f]+)");
   private static final Pattern INTERNAL = Pattern.compile("^#\\s+Internal Error \\(([^)]*)\\)");
   private static final int NATIVE_FRAMES = 8;
 
@@ -41,7 +42,8 @@ final class CrashReport {
       if (what == null && signal.find()) {
         what = signal.group(1) + " (" + signal.group(2) + ") at pc=" + signal.group(3);
       } else if (what == null && internal.find()) {
-        String detail = i + 1 < lines.size() ? lines.get(i + 1).replaceFirst("^#\\s*", "").trim() : "";
+        String detail =
+            i + 1 < lines.size() ? lines.get(i + 1).replaceFirst("^#\\s*", "").trim() : "";
         what = "internal error in " + internal.group(1) + (detail.isEmpty() ? "" : ": " + detail);
       } else if (frame == null && line.startsWith("# Problematic frame:") && i + 1 < lines.size()) {
         frame = lines.get(i + 1).replaceFirst("^#\\s*", "").trim();
@@ -73,7 +75,10 @@ final class CrashReport {
     return text.toString();
   }
 
-  /** {@code C  [libc.so.6+0x98f40]  sem_post+0x0} is in {@code sem_post+0x0}; a frame with no symbol, in its library. */
+  /**
+   * {@code C [libc.so.6+0x98f40] sem_post+0x0} is in {@code sem_post+0x0}; a frame with no symbol,
+   * in its library.
+   */
   static String function(String frame) {
     int bracket = frame.indexOf(']');
     String after = bracket < 0 ? "" : frame.substring(bracket + 1).trim();

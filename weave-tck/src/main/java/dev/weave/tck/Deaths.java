@@ -21,12 +21,13 @@ import java.util.concurrent.locks.LockSupport;
  * Thread#join()} alone would not do: it returns before destructors run. Where {@code /proc} shows
  * the process's threads (Linux), the wait is for the dying OS thread to exit, which it does only
  * after every destructor has returned, whatever order a backend runs them in; a sentinel destructor
- * registered after the body's registrations must then have run too. Elsewhere the sentinel's
- * signal is what is waited for.
+ * registered after the body's registrations must then have run too. Elsewhere the sentinel's signal
+ * is what is waited for.
  */
 final class Deaths {
 
-  static final Duration TIMEOUT = Duration.ofSeconds(Long.getLong(WeaveTckTest.TIMEOUT_SECONDS, 20));
+  static final Duration TIMEOUT =
+      Duration.ofSeconds(Long.getLong(WeaveTckTest.TIMEOUT_SECONDS, 20));
 
   /** How long {@link #awaitLiveThreadsAtMost} waits for the thread count to go down at all. */
   static final Duration STALL = Duration.ofSeconds(5);
@@ -84,7 +85,8 @@ final class Deaths {
    * together), and checks that each one's sentinel, registered after the body's registrations, ran:
    * a native one ({@code sem_post}) if {@code nativeSentinel}, else a Java one.
    */
-  static void dieTogether(DestructorRegistry registry, int count, boolean nativeSentinel, Body body) {
+  static void dieTogether(
+      DestructorRegistry registry, int count, boolean nativeSentinel, Body body) {
     CountDownLatch javaSentinels = new CountDownLatch(count);
     CyclicBarrier together = new CyclicBarrier(count);
     try (ThreadLocalSlot sentinel = registry.newSlot();
@@ -121,18 +123,32 @@ final class Deaths {
         join(threads.get(i));
         boolean exited = NativeFixtures.awaitThreadExit(osThreads.get(i).get(), TIMEOUT);
         if (!exited && NativeFixtures.canSeeThreads()) {
-          fail(threads.get(i).getName() + " (OS thread " + osThreads.get(i).get() + ") did not exit within " + TIMEOUT + ": its destructors did not return");
+          fail(
+              threads.get(i).getName()
+                  + " (OS thread "
+                  + osThreads.get(i).get()
+                  + ") did not exit within "
+                  + TIMEOUT
+                  + ": its destructors did not return");
         }
         allExited &= exited;
       }
       rethrow(failure.get());
       if (nativeSentinel) {
         for (int i = 0; i < count; i++) {
-          assertTrue(nativeSentinels.await(allExited ? Duration.ZERO : TIMEOUT),
-              "native sentinel " + (i + 1) + " of " + count + ", registered last on its thread, did not run");
+          assertTrue(
+              nativeSentinels.await(allExited ? Duration.ZERO : TIMEOUT),
+              "native sentinel "
+                  + (i + 1)
+                  + " of "
+                  + count
+                  + ", registered last on its thread, did not run");
         }
       } else {
-        await(javaSentinels, "the destructors of " + count + " threads that died together", allExited);
+        await(
+            javaSentinels,
+            "the destructors of " + count + " threads that died together",
+            allExited);
       }
     }
   }
@@ -140,8 +156,8 @@ final class Deaths {
   /**
    * Runs {@code body} on a new platform thread, joins it and, where {@code /proc} shows threads,
    * waits until its OS thread has exited: then every destructor it will ever run has run, in
-   * whatever order the backend ran them. {@link Thread#join()} alone returns before that.
-   * Rethrows what the body threw.
+   * whatever order the backend ran them. {@link Thread#join()} alone returns before that. Rethrows
+   * what the body threw.
    *
    * @return whether the OS thread was seen to exit (false where {@code /proc} cannot tell)
    */
@@ -163,7 +179,13 @@ final class Deaths {
     join(thread);
     boolean exited = NativeFixtures.awaitThreadExit(osThread.get(), TIMEOUT);
     if (!exited && NativeFixtures.canSeeThreads()) {
-      fail(thread.getName() + " (OS thread " + osThread.get() + ") did not exit within " + TIMEOUT + ": its destructors did not return");
+      fail(
+          thread.getName()
+              + " (OS thread "
+              + osThread.get()
+              + ") did not exit within "
+              + TIMEOUT
+              + ": its destructors did not return");
     }
     rethrow(failure.get());
     return exited;
@@ -184,7 +206,10 @@ final class Deaths {
   /** Waits for {@code latch}; not at all when the thread that would count it down has exited. */
   static void await(CountDownLatch latch, String what, boolean threadExited) {
     if (threadExited) {
-      assertTrue(latch.getCount() == 0, what + " did not all run: the sentinel registered last did not, and the thread has exited");
+      assertTrue(
+          latch.getCount() == 0,
+          what
+              + " did not all run: the sentinel registered last did not, and the thread has exited");
     } else {
       await(latch, what);
     }
@@ -192,7 +217,9 @@ final class Deaths {
 
   static void await(CountDownLatch latch, String what) {
     try {
-      assertTrue(latch.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS), what + " did not run within " + TIMEOUT);
+      assertTrue(
+          latch.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS),
+          what + " did not run within " + TIMEOUT);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       fail("interrupted");
@@ -230,7 +257,12 @@ final class Deaths {
         lastProgress = now;
       }
       if (now - start > TIMEOUT.toNanos() || now - lastProgress > STALL.toNanos()) {
-        fail("live thread count stayed at " + live + ", above the baseline " + baseline + ": dying threads were left attached");
+        fail(
+            "live thread count stayed at "
+                + live
+                + ", above the baseline "
+                + baseline
+                + ": dying threads were left attached");
       }
       LockSupport.parkNanos(1_000_000);
     }

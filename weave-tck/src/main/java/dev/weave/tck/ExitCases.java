@@ -35,13 +35,19 @@ final class ExitCases {
    * Runs the probe in a child JVM like this one and checks exit 0, no output, no hs_err file, and
    * that no native destructor of the main thread or of a live thread removed the marker file.
    */
-  static void runProbe(String backend, String... arguments) throws IOException, InterruptedException {
+  static void runProbe(String backend, String... arguments)
+      throws IOException, InterruptedException {
     ExitProbe.Outcome outcome = ExitProbe.runInChildJvm(backend, Deaths.TIMEOUT, arguments);
     String what = String.join(" ", arguments);
-    assertEquals(List.of(), outcome.crashFiles(), what + ": the child JVM crashed: " + outcome.crash());
+    assertEquals(
+        List.of(), outcome.crashFiles(), what + ": the child JVM crashed: " + outcome.crash());
     assertEquals(0, outcome.exitCode(), what + ": exit status; output: " + outcome.output());
     assertEquals("", outcome.output(), what + ": the child JVM printed something");
-    assertTrue(outcome.markerLeft(),
-        what + ": a native destructor (unlink of " + ExitProbe.MARKER + ") of a thread that was alive at exit ran");
+    assertTrue(
+        outcome.markerLeft(),
+        what
+            + ": a native destructor (unlink of "
+            + ExitProbe.MARKER
+            + ") of a thread that was alive at exit ran");
   }
 }

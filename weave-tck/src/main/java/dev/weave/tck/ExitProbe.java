@@ -23,8 +23,8 @@ import java.util.stream.Stream;
  * die. {@code ExitProbe BACKEND alive-at-exit} calls {@code System.exit(0)} while a thread that
  * registered destructors is still alive. None may crash or print anything. The main thread's and
  * the live thread's registrations include {@code unlink} of the file {@value #MARKER} in the
- * working directory, and a Java destructor that prints: threads alive at exit run no destructor,
- * so the file must still be there and nothing printed. {@link #runInChildJvm} runs it.
+ * working directory, and a Java destructor that prints: threads alive at exit run no destructor, so
+ * the file must still be there and nothing printed. {@link #runInChildJvm} runs it.
  */
 public final class ExitProbe {
   private ExitProbe() {}
@@ -39,9 +39,13 @@ public final class ExitProbe {
    * @param crash what the first {@code hs_err} file says (signal, frame, native frames, its path,
    *     kept under {@value WeaveTckTest#CRASH_DIRECTORY}), or empty
    */
-  public record Outcome(int exitCode, String output, List<String> crashFiles, boolean markerLeft, String crash) {}
+  public record Outcome(
+      int exitCode, String output, List<String> crashFiles, boolean markerLeft, String crash) {}
 
-  /** The file a probe makes and registers {@code unlink} of, as a native destructor that must not run. */
+  /**
+   * The file a probe makes and registers {@code unlink} of, as a native destructor that must not
+   * run.
+   */
   public static final String MARKER = "weave-exit-probe.marker";
 
   /**
@@ -53,7 +57,9 @@ public final class ExitProbe {
    */
   public static Outcome runInChildJvm(String backend, Duration timeout, String... arguments)
       throws IOException, InterruptedException {
-    Path parent = Path.of(System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
+    Path parent =
+        Path.of(
+            System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
     Files.createDirectories(parent);
     Path directory = Files.createTempDirectory(parent, "weave-exit-");
     boolean crashed = false;
@@ -91,12 +97,22 @@ public final class ExitProbe {
       }
       List<String> crashFiles;
       try (Stream<Path> files = Files.list(directory)) {
-        crashFiles = files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("hs_err")).sorted().toList();
+        crashFiles =
+            files
+                .map(p -> p.getFileName().toString())
+                .filter(n -> n.startsWith("hs_err"))
+                .sorted()
+                .toList();
       }
       boolean markerLeft = Files.exists(directory.resolve(MARKER));
       crashed = !crashFiles.isEmpty();
       String crash = crashed ? CrashReport.describe(directory.resolve(crashFiles.get(0))) : "";
-      return new Outcome(exitCode, Files.readString(output, StandardCharsets.UTF_8) + killed, crashFiles, markerLeft, crash);
+      return new Outcome(
+          exitCode,
+          Files.readString(output, StandardCharsets.UTF_8) + killed,
+          crashFiles,
+          markerLeft,
+          crash);
     } finally {
       if (!crashed) {
         try (Stream<Path> files = Files.walk(directory)) {
@@ -140,11 +156,14 @@ public final class ExitProbe {
     Files.createFile(Path.of(MARKER));
     markerPath = new com.sun.jna.Memory(MARKER.length() + 1);
     markerPath.setString(0, MARKER, "US-ASCII");
-    Runnable registerMarker = () -> {
-      marker.set(com.sun.jna.Pointer.nativeValue(markerPath));
-      registry.registerNative(marker, NativeFixtures.UNLINK);
-      registry.register(marker, value -> System.out.println("weave ran a Java destructor of a thread alive at exit"));
-    };
+    Runnable registerMarker =
+        () -> {
+          marker.set(com.sun.jna.Pointer.nativeValue(markerPath));
+          registry.registerNative(marker, NativeFixtures.UNLINK);
+          registry.register(
+              marker,
+              value -> System.out.println("weave ran a Java destructor of a thread alive at exit"));
+        };
     switch (args[1]) {
       case "main-returns":
         register(registry, slot, semaphore);
@@ -162,14 +181,16 @@ public final class ExitProbe {
         return;
       case "alive-at-exit":
         java.util.concurrent.CountDownLatch registered = new java.util.concurrent.CountDownLatch(1);
-        Thread alive = new Thread(() -> {
-          register(registry, slot, semaphore);
-          registerMarker.run();
-          registered.countDown();
-          while (true) {
-            java.util.concurrent.locks.LockSupport.park();
-          }
-        });
+        Thread alive =
+            new Thread(
+                () -> {
+                  register(registry, slot, semaphore);
+                  registerMarker.run();
+                  registered.countDown();
+                  while (true) {
+                    java.util.concurrent.locks.LockSupport.park();
+                  }
+                });
         alive.setDaemon(true);
         alive.start();
         registered.await();
@@ -180,7 +201,8 @@ public final class ExitProbe {
     }
   }
 
-  private static void register(DestructorRegistry registry, ThreadLocalSlot slot, NativeFixtures.Semaphore semaphore) {
+  private static void register(
+      DestructorRegistry registry, ThreadLocalSlot slot, NativeFixtures.Semaphore semaphore) {
     slot.set(semaphore.address());
     registry.register(slot, value -> {});
     registry.registerNative(slot, NativeFixtures.SEM_POST);

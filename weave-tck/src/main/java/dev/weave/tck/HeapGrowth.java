@@ -22,7 +22,8 @@ final class HeapGrowth {
    *
    * @return per pair, how much more the heap grew over {@code work} than over {@code control}
    */
-  static long[] excessOverControl(int rounds, Deaths.Body control, Deaths.Body work) throws Exception {
+  static long[] excessOverControl(int rounds, Deaths.Body control, Deaths.Body work)
+      throws Exception {
     long[] excess = new long[rounds];
     for (int i = 0; i < rounds; i++) {
       long start = NativeFixtures.heapInUse();
@@ -45,9 +46,21 @@ final class HeapGrowth {
     Arrays.sort(sorted);
     long secondSmallest = sorted[Math.min(1, sorted.length - 1)];
     if (secondSmallest >= limit) {
-      fail("C heap grew, in all rounds but at most one, by " + secondSmallest + " bytes or more over a round of " + deaths
-          + " " + work + " than over " + deaths + " bare thread deaths (limit " + limit + "), about "
-          + secondSmallest / deaths + " bytes per death; excess per round: " + Arrays.toString(excess));
+      fail(
+          "C heap grew, in all rounds but at most one, by "
+              + secondSmallest
+              + " bytes or more over a round of "
+              + deaths
+              + " "
+              + work
+              + " than over "
+              + deaths
+              + " bare thread deaths (limit "
+              + limit
+              + "), about "
+              + secondSmallest / deaths
+              + " bytes per death; excess per round: "
+              + Arrays.toString(excess));
     }
   }
 }

@@ -54,7 +54,13 @@ final class LogCapture implements AutoCloseable {
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-          fail("weave logged no " + description + " on logger dev.weave within " + timeout + "; it logged: " + messages());
+          fail(
+              "weave logged no "
+                  + description
+                  + " on logger dev.weave within "
+                  + timeout
+                  + "; it logged: "
+                  + messages());
         }
         try {
           records.wait(Math.max(1, left / 1_000_000));

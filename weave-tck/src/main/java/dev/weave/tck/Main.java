@@ -13,7 +13,6 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.junit.platform.engine.TestExecutionResult;
-import org.opentest4j.TestAbortedException;
 import org.junit.platform.launcher.EngineFilter;
 import org.junit.platform.launcher.Launcher;
 import org.junit.platform.launcher.TestExecutionListener;
@@ -21,11 +20,12 @@ import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.TestPlan;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
+import org.opentest4j.TestAbortedException;
 
 /**
- * Runs the TCK on the JUnit Platform Launcher and prints, as it goes, a line when a backend's
- * cases start and one when they finish (counts and time); then a table: a row per case, a column
- * per backend, each cell {@code pass}, {@code FAIL} (with the case's time) or {@code skipped}, and
+ * Runs the TCK on the JUnit Platform Launcher and prints, as it goes, a line when a backend's cases
+ * start and one when they finish (counts and time); then a table: a row per case, a column per
+ * backend, each cell {@code pass}, {@code FAIL} (with the case's time) or {@code skipped}, and
  * {@code unusable} for a backend that cannot load here. Under the table: why each unusable backend
  * is unusable, why each skipped case was skipped, each failure's reason (which names the rule and
  * links to it); the last line is {@code N passed, N failed}.
@@ -35,8 +35,9 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * </pre>
  *
  * {@code --backend} names one discovered backend; {@code --case} is a regular expression that a
- * case's id must contain (case-insensitive), such as {@code seed} or {@code ^r0[23]-}. Without them, the {@value WeaveTckTest#BACKEND_FILTER}
- * and {@value WeaveTckTest#CASE_FILTER} system properties apply, if set.
+ * case's id must contain (case-insensitive), such as {@code seed} or {@code ^r0[23]-}. Without
+ * them, the {@value WeaveTckTest#BACKEND_FILTER} and {@value WeaveTckTest#CASE_FILTER} system
+ * properties apply, if set.
  *
  * <p>Exit status: 0 when every case passed, 1 when any failed, 2 for bad arguments (one line on
  * standard error: an unknown option, an unknown or unusable backend, a pattern that matches no
@@ -96,7 +97,13 @@ public final class Main {
         return 2;
       }
       if (!named.get().available()) {
-        err.println("weave-tck: backend '" + name + "' is unusable here: " + oneLine(named.get().unavailabilityReason()) + "; " + describe(found));
+        err.println(
+            "weave-tck: backend '"
+                + name
+                + "' is unusable here: "
+                + oneLine(named.get().unavailabilityReason())
+                + "; "
+                + describe(found));
         return 2;
       }
       backendPattern = Pattern.quote(name);
@@ -108,11 +115,18 @@ public final class Main {
       try {
         Pattern.compile(casePattern);
       } catch (PatternSyntaxException e) {
-        err.println("weave-tck: --case '" + casePattern + "' is not a regular expression: " + oneLine(e.getDescription()));
+        err.println(
+            "weave-tck: --case '"
+                + casePattern
+                + "' is not a regular expression: "
+                + oneLine(e.getDescription()));
         return 2;
       }
       if (WeaveTckTest.selectedCases(casePattern).isEmpty()) {
-        err.println("weave-tck: no case id matches '" + casePattern + "'; list them with --case . and see the first column");
+        err.println(
+            "weave-tck: no case id matches '"
+                + casePattern
+                + "'; list them with --case . and see the first column");
         return 2;
       }
     }
@@ -120,7 +134,13 @@ public final class Main {
     try {
       backends = WeaveTckTest.selectedBackends(backendPattern);
     } catch (PatternSyntaxException e) {
-      err.println("weave-tck: " + WeaveTckTest.BACKEND_FILTER + " '" + backendPattern + "' is not a regular expression: " + oneLine(e.getDescription()));
+      err.println(
+          "weave-tck: "
+              + WeaveTckTest.BACKEND_FILTER
+              + " '"
+              + backendPattern
+              + "' is not a regular expression: "
+              + oneLine(e.getDescription()));
       return 2;
     }
     if (backends.isEmpty()) {
@@ -131,7 +151,9 @@ public final class Main {
     LauncherDiscoveryRequestBuilder request =
         LauncherDiscoveryRequestBuilder.request()
             .selectors(selectClass(WeaveTckTest.class))
-            .filters(EngineFilter.includeEngines("junit-jupiter")); // not other engines on the class path
+            .filters(
+                EngineFilter.includeEngines(
+                    "junit-jupiter")); // not other engines on the class path
     if (backendPattern != null) {
       request.configurationParameter(WeaveTckTest.BACKEND_FILTER, backendPattern);
     }
@@ -158,7 +180,8 @@ public final class Main {
         unusable.add(backend.name() + " (" + oneLine(backend.unavailabilityReason()) + ")");
       }
     }
-    return "usable: " + (usable.isEmpty() ? "none" : String.join(", ", usable))
+    return "usable: "
+        + (usable.isEmpty() ? "none" : String.join(", ", usable))
         + (unusable.isEmpty() ? "" : "; unusable: " + String.join("; ", unusable));
   }
 
@@ -174,10 +197,13 @@ public final class Main {
     private final int caseCount;
     private TestPlan plan;
     private final Map<String, Long> started = new LinkedHashMap<>();
+
     /** case name, then backend name. */
     private final Map<String, Map<String, Outcome>> table = new LinkedHashMap<>();
+
     private final Map<String, String> unusable = new LinkedHashMap<>();
     private final List<String> failures = new ArrayList<>();
+
     /** Failures outside any case, such as a backend's container that could not start. */
     private final List<String> containerFailures = new ArrayList<>();
 
@@ -230,9 +256,19 @@ public final class Main {
           }
         }
       }
-      Duration time = Duration.ofNanos(System.nanoTime() - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
-      progress.printf(java.util.Locale.ROOT, "%s: %d cases finished in %.1f s: %d passed, %d failed, %d skipped%n",
-          backend.name(), passed + failed + skipped, time.toMillis() / 1000.0, passed, failed, skipped);
+      Duration time =
+          Duration.ofNanos(
+              System.nanoTime()
+                  - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
+      progress.printf(
+          java.util.Locale.ROOT,
+          "%s: %d cases finished in %.1f s: %d passed, %d failed, %d skipped%n",
+          backend.name(),
+          passed + failed + skipped,
+          time.toMillis() / 1000.0,
+          passed,
+          failed,
+          skipped);
       progress.flush();
     }
 
@@ -249,11 +285,17 @@ public final class Main {
       }
       if (!identifier.isTest()) {
         if (result.getStatus() == TestExecutionResult.Status.FAILED) {
-          containerFailures.add(identifier.getDisplayName() + ":\n" + indent(result.getThrowable().map(Results::reason).orElse("failed")));
+          containerFailures.add(
+              identifier.getDisplayName()
+                  + ":\n"
+                  + indent(result.getThrowable().map(Results::reason).orElse("failed")));
         }
         return;
       }
-      Duration time = Duration.ofNanos(System.nanoTime() - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
+      Duration time =
+          Duration.ofNanos(
+              System.nanoTime()
+                  - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
       String reason = result.getThrowable().map(Results::reason).orElse(null);
       switch (result.getStatus()) {
         case SUCCESSFUL -> record(identifier, "pass", time, null);
@@ -270,7 +312,9 @@ public final class Main {
         unusable.put(backend, reason);
         return;
       }
-      table.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(backend, new Outcome(status, time, reason));
+      table
+          .computeIfAbsent(name, n -> new LinkedHashMap<>())
+          .put(backend, new Outcome(status, time, reason));
       if (status.equals("FAIL")) {
         failures.add(backend + " / " + name + ":\n" + indent(reason));
       }
@@ -324,7 +368,10 @@ public final class Main {
           if (outcome == null) {
             cell = unusable.containsKey(backend.name()) ? "unusable" : "-";
           } else {
-            cell = outcome.status().equals("skipped") ? "skipped" : outcome.status() + " " + millis(outcome.time());
+            cell =
+                outcome.status().equals("skipped")
+                    ? "skipped"
+                    : outcome.status() + " " + millis(outcome.time());
             switch (outcome.status()) {
               case "pass" -> passed++;
               case "FAIL" -> failed++;
@@ -338,13 +385,20 @@ public final class Main {
       out.println();
       for (Backend backend : backends) {
         if (!backend.available()) {
-          out.println(backend.name() + " is unusable here: " + oneLine(backend.unavailabilityReason()));
+          out.println(
+              backend.name() + " is unusable here: " + oneLine(backend.unavailabilityReason()));
         }
       }
       for (Map.Entry<String, Map<String, Outcome>> row : table.entrySet()) {
         for (Map.Entry<String, Outcome> cell : row.getValue().entrySet()) {
           if (cell.getValue().status().equals("skipped")) {
-            out.println("skipped " + cell.getKey() + " / " + row.getKey() + ": " + oneLine(cell.getValue().reason()));
+            out.println(
+                "skipped "
+                    + cell.getKey()
+                    + " / "
+                    + row.getKey()
+                    + ": "
+                    + oneLine(cell.getValue().reason()));
           }
         }
       }

@@ -21,8 +21,13 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class NativeFixtures {
   private static final NativeLibrary LIBC = NativeLibrary.getInstance("c");
-  /** sizeof(sem_t) is 32 on x86-64 and aarch64 glibc; a block is as big as a sigset_t (128), see {@link #SIGEMPTYSET}. */
+
+  /**
+   * sizeof(sem_t) is 32 on x86-64 and aarch64 glibc; a block is as big as a sigset_t (128), see
+   * {@link #SIGEMPTYSET}.
+   */
   private static final int SEM_T_BYTES = 128;
+
   private static final long SYS_GETTID_X86_64 = 186;
   private static final long SYS_GETTID_AARCH64 = 178;
 
@@ -40,7 +45,10 @@ public final class NativeFixtures {
    */
   public static final long SIGEMPTYSET = address("sigemptyset");
 
-  /** {@code int unlink(const char*)}: a native destructor whose call outlives the JVM (the file is gone). */
+  /**
+   * {@code int unlink(const char*)}: a native destructor whose call outlives the JVM (the file is
+   * gone).
+   */
   public static final long UNLINK = address("unlink");
 
   /** glibc's {@code M_PERTURB} option of {@code mallopt}. */
@@ -51,7 +59,9 @@ public final class NativeFixtures {
 
   private NativeFixtures() {}
 
-  /** @return the address of a libc function */
+  /**
+   * @return the address of a libc function
+   */
   public static long address(String function) {
     return Pointer.nativeValue(LIBC.getFunction(function));
   }
@@ -75,7 +85,9 @@ public final class NativeFixtures {
       }
     }
 
-    /** @return the address of the {@code sem_t}, the value a native destructor is passed */
+    /**
+     * @return the address of the {@code sem_t}, the value a native destructor is passed
+     */
     public long address() {
       return Pointer.nativeValue(memory);
     }
@@ -87,7 +99,9 @@ public final class NativeFixtures {
       }
     }
 
-    /** @return the semaphore's count: how many posts minus takes so far */
+    /**
+     * @return the semaphore's count: how many posts minus takes so far
+     */
     public int value() {
       Memory out = new Memory(4);
       LIBC.getFunction("sem_getvalue").invokeInt(new Object[] {memory, out});
@@ -117,7 +131,9 @@ public final class NativeFixtures {
       }
     }
 
-    /** Keeps the memory valid for good (see {@link NativeFixtures#RETIRED}); no {@code sem_destroy}. */
+    /**
+     * Keeps the memory valid for good (see {@link NativeFixtures#RETIRED}); no {@code sem_destroy}.
+     */
     @Override
     public void close() {
       synchronized (RETIRED) {
@@ -128,17 +144,17 @@ public final class NativeFixtures {
 
   /**
    * Makes glibc fill every block it frees from now on with {@link #PERTURB_BYTE} ({@code
-   * mallopt(M_PERTURB)}, as {@code MALLOC_PERTURB_} does from the start), so that a cell read
-   * after its memory was freed shows a value nobody set, instead of its old value.
+   * mallopt(M_PERTURB)}, as {@code MALLOC_PERTURB_} does from the start), so that a cell read after
+   * its memory was freed shows a value nobody set, instead of its old value.
    */
   public static void perturbFreedMemory() {
     LIBC.getFunction("mallopt").invokeInt(new Object[] {M_PERTURB, PERTURB_BYTE});
   }
 
   /**
-   * A {@code void*} variable in native memory that the test owns, as the seed's {@code
-   * thread_local void*} variables are: a plain variable, not a slot's cell. {@link #close()}
-   * retires it like a {@link Semaphore}: a faulty backend may read it late.
+   * A {@code void*} variable in native memory that the test owns, as the seed's {@code thread_local
+   * void*} variables are: a plain variable, not a slot's cell. {@link #close()} retires it like a
+   * {@link Semaphore}: a faulty backend may read it late.
    */
   public static final class Word implements AutoCloseable {
     private final Memory memory = new Memory(Long.BYTES);
@@ -147,7 +163,9 @@ public final class NativeFixtures {
       memory.setLong(0, 0);
     }
 
-    /** @return the variable's address, for {@code registerNative(variable, function)} */
+    /**
+     * @return the variable's address, for {@code registerNative(variable, function)}
+     */
     public long address() {
       return Pointer.nativeValue(memory);
     }
@@ -168,7 +186,9 @@ public final class NativeFixtures {
     }
   }
 
-  /** @return the calling thread's OS thread id */
+  /**
+   * @return the calling thread's OS thread id
+   */
   public static long osThreadId() {
     String arch = System.getProperty("os.arch");
     long number = arch.equals("aarch64") ? SYS_GETTID_AARCH64 : SYS_GETTID_X86_64;
@@ -177,7 +197,9 @@ public final class NativeFixtures {
 
   private static final Path TASKS = Path.of("/proc/self/task");
 
-  /** @return whether {@code /proc/self/task} lists this process's OS threads here */
+  /**
+   * @return whether {@code /proc/self/task} lists this process's OS threads here
+   */
   public static boolean canSeeThreads() {
     return Files.isDirectory(TASKS);
   }
@@ -207,17 +229,41 @@ public final class NativeFixtures {
   }
 
   /** glibc's {@code struct mallinfo2}. */
-  @Structure.FieldOrder({"arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"})
+  @Structure.FieldOrder({
+    "arena",
+    "ordblks",
+    "smblks",
+    "hblks",
+    "hblkhd",
+    "usmblks",
+    "fsmblks",
+    "uordblks",
+    "fordblks",
+    "keepcost"
+  })
   public static class MallInfo2 extends Structure implements Structure.ByValue {
-    public long arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+    public long arena,
+        ordblks,
+        smblks,
+        hblks,
+        hblkhd,
+        usmblks,
+        fsmblks,
+        uordblks,
+        fordblks,
+        keepcost;
 
     /** Made by JNA for the returned structure. */
     public MallInfo2() {}
   }
 
-  /** @return bytes of C heap in use (glibc {@code mallinfo2}: allocated small blocks plus mmapped ones) */
+  /**
+   * @return bytes of C heap in use (glibc {@code mallinfo2}: allocated small blocks plus mmapped
+   *     ones)
+   */
   public static long heapInUse() {
-    MallInfo2 info = (MallInfo2) LIBC.getFunction("mallinfo2").invoke(MallInfo2.class, new Object[0]);
+    MallInfo2 info =
+        (MallInfo2) LIBC.getFunction("mallinfo2").invoke(MallInfo2.class, new Object[0]);
     return info.uordblks + info.hblkhd;
   }
 
@@ -250,29 +296,34 @@ public final class NativeFixtures {
 
   /**
    * Runs {@code first}, then {@code second}, on one OS thread started by {@code pthread_create},
-   * each in its own attachment to the JVM (so with two different {@link Thread} objects), and
-   * joins the thread. The thread's start routine is libc's {@code fclose} on a {@code
-   * fopencookie} stream holding one unwritten byte: native code then calls the stream's write and
-   * close functions, two JNA callbacks, and JNA attaches the thread for each and detaches it after.
+   * each in its own attachment to the JVM (so with two different {@link Thread} objects), and joins
+   * the thread. The thread's start routine is libc's {@code fclose} on a {@code fopencookie} stream
+   * holding one unwritten byte: native code then calls the stream's write and close functions, two
+   * JNA callbacks, and JNA attaches the thread for each and detaches it after.
    */
   public static void runAttachedTwice(Runnable first, Runnable second) {
     List<Throwable> failures = new ArrayList<>();
     CookieFunctions functions = new CookieFunctions();
-    functions.write = (cookie, buffer, size) -> {
-      runCatching(first, failures);
-      return size;
-    };
-    functions.close = cookie -> {
-      runCatching(second, failures);
-      return 0;
-    };
-    Pointer stream = LIBC.getFunction("fopencookie").invokePointer(new Object[] {null, "w", functions});
+    functions.write =
+        (cookie, buffer, size) -> {
+          runCatching(first, failures);
+          return size;
+        };
+    functions.close =
+        cookie -> {
+          runCatching(second, failures);
+          return 0;
+        };
+    Pointer stream =
+        LIBC.getFunction("fopencookie").invokePointer(new Object[] {null, "w", functions});
     if (stream == null) {
       throw new IllegalStateException("fopencookie failed: errno " + Native.getLastError());
     }
     LIBC.getFunction("fputc").invokeInt(new Object[] {'x', stream}); // buffered until fclose
     Memory thread = new Memory(8);
-    int error = LIBC.getFunction("pthread_create").invokeInt(new Object[] {thread, null, LIBC.getFunction("fclose"), stream});
+    int error =
+        LIBC.getFunction("pthread_create")
+            .invokeInt(new Object[] {thread, null, LIBC.getFunction("fclose"), stream});
     if (error != 0) {
       throw new IllegalStateException("pthread_create failed: " + error);
     }
@@ -294,7 +345,8 @@ public final class NativeFixtures {
 
   private static void rethrowFirst(List<Throwable> failures) {
     if (!failures.isEmpty()) {
-      AssertionError error = new AssertionError("a native thread's body failed: " + failures.get(0), failures.get(0));
+      AssertionError error =
+          new AssertionError("a native thread's body failed: " + failures.get(0), failures.get(0));
       failures.stream().skip(1).forEach(error::addSuppressed);
       throw error;
     }
@@ -314,13 +366,15 @@ public final class NativeFixtures {
     Memory threads = new Memory(8L * count);
     for (int i = 0; i < count; i++) {
       int error =
-          LIBC.getFunction("pthread_create").invokeInt(new Object[] {threads.share(8L * i), null, routine, null});
+          LIBC.getFunction("pthread_create")
+              .invokeInt(new Object[] {threads.share(8L * i), null, routine, null});
       if (error != 0) {
         throw new IllegalStateException("pthread_create failed: " + error);
       }
     }
     for (int i = 0; i < count; i++) {
-      LIBC.getFunction("pthread_join").invokeInt(new Object[] {new Pointer(threads.getLong(8L * i)), null});
+      LIBC.getFunction("pthread_join")
+          .invokeInt(new Object[] {new Pointer(threads.getLong(8L * i)), null});
     }
     // JNA frees a callback's stub once the object is collected
     Reference.reachabilityFence(routine);

@@ -22,75 +22,124 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class SeedCases {
   private SeedCases() {}
 
-  /** d1's count before seed 6, so that each place r1 can run in gives its own count, and so does "none ran". */
+  /**
+   * d1's count before seed 6, so that each place r1 can run in gives its own count, and so does
+   * "none ran".
+   */
   static final int SEED6_PRIMED = 5;
 
   static List<TckCase> all() {
     List<TckCase> cases = new ArrayList<>();
     for (Flavour flavour : Flavour.values()) {
-      cases.add(flavour.test(1, Rule.R2, "a thread registers d1 and dies: d1 called once", f -> {
-        f.die(() -> f.registerD1());
-        assertEquals(1, f.d1Count());
-      }));
-      cases.add(flavour.test(2, Rule.R3, "register and unregister d1 on main and on a thread: no call", f -> {
-        f.registerD1();
-        assertTrue(f.unregisterD1(), "unregister after register");
-        f.die(() -> {
-          f.registerD1();
-          assertTrue(f.unregisterD1(), "unregister after register on the thread");
-        });
-        assertEquals(0, f.d1Count());
-      }));
-      cases.add(flavour.test(3, Rule.R2, "a thread registers d2 and dies: d2 called once", f -> {
-        f.die(() -> f.registerD2());
-        assertEquals(1, f.d2Count());
-      }));
-      cases.add(flavour.test(4, Rule.R3, "unregister returns whether there was a registration", f -> {
-        f.registerD2();
-        f.registerD2();
-        assertTrue(f.unregisterD2(), "first unregister of two registrations");
-        assertFalse(f.unregisterD2(), "second unregister: the first removed both");
-        assertFalse(f.unregisterD2(), "third unregister");
-        f.registerD2();
-        assertTrue(f.unregisterD2(), "unregister after registering again");
-        assertFalse(f.unregisterD1(), "d1's variable has no registration");
-        f.die(() -> {
-          f.registerD2();
-          assertTrue(f.unregisterD2(), "unregister on the thread");
-        });
-        assertEquals(0, f.d2Count());
-      }));
-      cases.add(flavour.test(5, Rule.R3, "d1, d2, d1, d2, unregister d1: d2 called twice, d1 never", f -> {
-        f.die(() -> {
-          f.registerD1();
-          f.registerD2();
-          f.registerD1();
-          f.registerD2();
-          assertTrue(f.unregisterD1());
-        });
-        assertEquals(0, f.d1Count(), "d1 calls");
-        assertEquals(2, f.d2Count(), "d2 calls");
-      }));
-      cases.add(flavour.test(6, Rule.R2, "d1, d1, r1: destructors run in registration order", f -> {
-        f.primeD1(SEED6_PRIMED);
-        f.die(() -> {
-          f.registerD1();
-          f.registerD1();
-          f.registerR1();
-        });
-        assertEquals(flavour.afterD1D1R1, f.d1Count(),
-            "d1's count, " + SEED6_PRIMED + " before d1, d1, r1 (" + flavour.orders + ")");
-      }));
-      cases.add(flavour.test(7, Rule.R1, "ten threads each register d1 and die, all at once: ten calls", f -> {
-        f.dieTogether(10, () -> f.registerD1());
-        assertEquals(10, f.d1Count());
-      }));
-      cases.add(flavour.test("seed7-seq", Rule.R1, "ten threads each register d1 and die, one after another: ten calls", f -> {
-        for (int i = 0; i < 10; i++) {
-          f.die(() -> f.registerD1());
-        }
-        assertEquals(10, f.d1Count());
-      }));
+      cases.add(
+          flavour.test(
+              1,
+              Rule.R2,
+              "a thread registers d1 and dies: d1 called once",
+              f -> {
+                f.die(() -> f.registerD1());
+                assertEquals(1, f.d1Count());
+              }));
+      cases.add(
+          flavour.test(
+              2,
+              Rule.R3,
+              "register and unregister d1 on main and on a thread: no call",
+              f -> {
+                f.registerD1();
+                assertTrue(f.unregisterD1(), "unregister after register");
+                f.die(
+                    () -> {
+                      f.registerD1();
+                      assertTrue(f.unregisterD1(), "unregister after register on the thread");
+                    });
+                assertEquals(0, f.d1Count());
+              }));
+      cases.add(
+          flavour.test(
+              3,
+              Rule.R2,
+              "a thread registers d2 and dies: d2 called once",
+              f -> {
+                f.die(() -> f.registerD2());
+                assertEquals(1, f.d2Count());
+              }));
+      cases.add(
+          flavour.test(
+              4,
+              Rule.R3,
+              "unregister returns whether there was a registration",
+              f -> {
+                f.registerD2();
+                f.registerD2();
+                assertTrue(f.unregisterD2(), "first unregister of two registrations");
+                assertFalse(f.unregisterD2(), "second unregister: the first removed both");
+                assertFalse(f.unregisterD2(), "third unregister");
+                f.registerD2();
+                assertTrue(f.unregisterD2(), "unregister after registering again");
+                assertFalse(f.unregisterD1(), "d1's variable has no registration");
+                f.die(
+                    () -> {
+                      f.registerD2();
+                      assertTrue(f.unregisterD2(), "unregister on the thread");
+                    });
+                assertEquals(0, f.d2Count());
+              }));
+      cases.add(
+          flavour.test(
+              5,
+              Rule.R3,
+              "d1, d2, d1, d2, unregister d1: d2 called twice, d1 never",
+              f -> {
+                f.die(
+                    () -> {
+                      f.registerD1();
+                      f.registerD2();
+                      f.registerD1();
+                      f.registerD2();
+                      assertTrue(f.unregisterD1());
+                    });
+                assertEquals(0, f.d1Count(), "d1 calls");
+                assertEquals(2, f.d2Count(), "d2 calls");
+              }));
+      cases.add(
+          flavour.test(
+              6,
+              Rule.R2,
+              "d1, d1, r1: destructors run in registration order",
+              f -> {
+                f.primeD1(SEED6_PRIMED);
+                f.die(
+                    () -> {
+                      f.registerD1();
+                      f.registerD1();
+                      f.registerR1();
+                    });
+                assertEquals(
+                    flavour.afterD1D1R1,
+                    f.d1Count(),
+                    "d1's count, " + SEED6_PRIMED + " before d1, d1, r1 (" + flavour.orders + ")");
+              }));
+      cases.add(
+          flavour.test(
+              7,
+              Rule.R1,
+              "ten threads each register d1 and die, all at once: ten calls",
+              f -> {
+                f.dieTogether(10, () -> f.registerD1());
+                assertEquals(10, f.d1Count());
+              }));
+      cases.add(
+          flavour.test(
+              "seed7-seq",
+              Rule.R1,
+              "ten threads each register d1 and die, one after another: ten calls",
+              f -> {
+                for (int i = 0; i < 10; i++) {
+                  f.die(() -> f.registerD1());
+                }
+                assertEquals(10, f.d1Count());
+              }));
     }
     return cases;
   }
@@ -119,17 +168,25 @@ final class SeedCases {
     }
 
     TckCase test(String id, Rule rule, String title, TckCase.Check<Fixture> check) {
-      String how = switch (this) {
-        case JAVA -> "Java destructors on slots";
-        case NATIVE -> "native destructors on slots' cells";
-        case PLAIN -> "native destructors on plain void* variables";
-      };
+      String how =
+          switch (this) {
+            case JAVA -> "Java destructors on slots";
+            case NATIVE -> "native destructors on slots' cells";
+            case PLAIN -> "native destructors on plain void* variables";
+          };
       return TckCase.of(
           id + "-" + suffix(),
           rule,
-          "seed " + id.substring("seed".length()).replace("-seq", " (sequential)") + ": " + title + " (" + how + ")",
+          "seed "
+              + id.substring("seed".length()).replace("-seq", " (sequential)")
+              + ": "
+              + title
+              + " ("
+              + how
+              + ")",
           registry -> {
-            try (Fixture fixture = switch (this) {
+            try (Fixture fixture =
+                switch (this) {
                   case JAVA -> new JavaFixture(registry);
                   case NATIVE -> new NativeFixture(registry);
                   case PLAIN -> new PlainFixture(registry);
@@ -204,21 +261,25 @@ final class SeedCases {
     @Override
     void registerD1() {
       setValues();
-      registry.register(var1, value -> {
-        if (value == VALUE1) {
-          d1.incrementAndGet();
-        }
-      });
+      registry.register(
+          var1,
+          value -> {
+            if (value == VALUE1) {
+              d1.incrementAndGet();
+            }
+          });
     }
 
     @Override
     void registerD2() {
       setValues();
-      registry.register(var2, value -> {
-        if (value == VALUE2) {
-          d2.incrementAndGet();
-        }
-      });
+      registry.register(
+          var2,
+          value -> {
+            if (value == VALUE2) {
+              d2.incrementAndGet();
+            }
+          });
     }
 
     @Override
@@ -271,10 +332,14 @@ final class SeedCases {
       super(registry);
     }
 
-    /** @return the calling thread's variable 1, holding sem1's address */
+    /**
+     * @return the calling thread's variable 1, holding sem1's address
+     */
     abstract long variable1();
 
-    /** @return the calling thread's variable 2, holding sem2's address */
+    /**
+     * @return the calling thread's variable 2, holding sem2's address
+     */
     abstract long variable2();
 
     @Override
@@ -367,11 +432,13 @@ final class SeedCases {
 
   /**
    * The seed's own form: {@code registerNative(variable, function)} on a {@code void*} that is no
-   * slot's cell, in memory the test owns, one pair per thread (as the seed's {@code thread_local}s).
+   * slot's cell, in memory the test owns, one pair per thread (as the seed's {@code
+   * thread_local}s).
    */
   static final class PlainFixture extends SemaphoreFixture {
     final List<NativeFixtures.Word> words = new ArrayList<>();
-    final ThreadLocal<NativeFixtures.Word[]> variables = ThreadLocal.withInitial(this::newVariables);
+    final ThreadLocal<NativeFixtures.Word[]> variables =
+        ThreadLocal.withInitial(this::newVariables);
 
     PlainFixture(DestructorRegistry registry) {
       super(registry);

@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
  *     miss a fault that it usually catches; it never fails a correct backend
  * @param check the check; it fails by throwing
  */
-public record TckCase(String id, Rule rule, String title, boolean stochastic, Check<DestructorRegistry> check) {
+public record TckCase(
+    String id, Rule rule, String title, boolean stochastic, Check<DestructorRegistry> check) {
   private static final Pattern ID = Pattern.compile("[a-z0-9]+(-[a-z0-9]+)*");
 
   public TckCase {
@@ -26,7 +27,8 @@ public record TckCase(String id, Rule rule, String title, boolean stochastic, Ch
     Objects.requireNonNull(title, "title");
     Objects.requireNonNull(check, "check");
     if (!ID.matcher(id).matches()) {
-      throw new IllegalArgumentException("case id '" + id + "' is not lower-case letters, digits and hyphens");
+      throw new IllegalArgumentException(
+          "case id '" + id + "' is not lower-case letters, digits and hyphens");
     }
   }
 
@@ -38,7 +40,9 @@ public record TckCase(String id, Rule rule, String title, boolean stochastic, Ch
     return new TckCase(id, rule, title, true, check);
   }
 
-  /** @return the name a test report shows: id, rule, title, and whether it is stochastic */
+  /**
+   * @return the name a test report shows: id, rule, title, and whether it is stochastic
+   */
   public String displayName() {
     return id + ": " + title + (stochastic ? " [stochastic]" : "");
   }

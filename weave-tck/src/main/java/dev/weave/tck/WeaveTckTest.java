@@ -23,8 +23,8 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
  * The weave TCK: every case of the contract, run against every backend that {@link
- * java.util.ServiceLoader} finds on the class path, as one container per backend. A backend that
- * is unusable on this JVM shows as one skipped test that gives the reason.
+ * java.util.ServiceLoader} finds on the class path, as one container per backend. A backend that is
+ * unusable on this JVM shows as one skipped test that gives the reason.
  *
  * <p>To test a backend of your own, put it and {@code dev.weave:weave-tck} on the test class path
  * and let the test engine find this class (with Maven Surefire: {@code dependenciesToScan}; its
@@ -75,7 +75,10 @@ public class WeaveTckTest {
    */
   public static final String TIMEOUT_SECONDS = "weave.tck.timeoutSeconds";
 
-  /** System property: how many child JVMs each JVM-exit race of rule 10 runs; 3 unless set (30 in weave's soak). */
+  /**
+   * System property: how many child JVMs each JVM-exit race of rule 10 runs; 3 unless set (30 in
+   * weave's soak).
+   */
   public static final String EXIT_RUNS = "weave.tck.exitRuns";
 
   /** The name of the test shown for a backend that is unusable here. */
@@ -84,7 +87,9 @@ public class WeaveTckTest {
   /** Made by the test engine. */
   public WeaveTckTest() {}
 
-  /** @return every case of the TCK, in the order they run; their ids are unique */
+  /**
+   * @return every case of the TCK, in the order they run; their ids are unique
+   */
   public static List<TckCase> cases() {
     List<TckCase> cases = new ArrayList<>(SeedCases.all());
     cases.addAll(ContractCases.all());
@@ -97,7 +102,9 @@ public class WeaveTckTest {
     return cases;
   }
 
-  /** @return the cases whose id the {@value #CASE_FILTER} system property finds, or all of them */
+  /**
+   * @return the cases whose id the {@value #CASE_FILTER} system property finds, or all of them
+   */
   public static List<TckCase> selectedCases() {
     return selectedCases(System.getProperty(CASE_FILTER));
   }
@@ -111,27 +118,35 @@ public class WeaveTckTest {
     return cases().stream().filter(c -> filter == null || filter.matcher(c.id()).find()).toList();
   }
 
-  /** @return the discovered backends whose name the {@value #BACKEND_FILTER} system property matches */
+  /**
+   * @return the discovered backends whose name the {@value #BACKEND_FILTER} system property matches
+   */
   public static List<Backend> selectedBackends() {
     return selectedBackends(System.getProperty(BACKEND_FILTER));
   }
 
   /**
    * @param backendPattern a regular expression, or null or blank for every backend
-   * @return the discovered backends whose whole name matches {@code backendPattern}, case-insensitive
+   * @return the discovered backends whose whole name matches {@code backendPattern},
+   *     case-insensitive
    */
   public static List<Backend> selectedBackends(String backendPattern) {
     Pattern filter = pattern(backendPattern);
-    return Weave.backends().stream().filter(b -> filter == null || filter.matcher(b.name()).matches()).toList();
+    return Weave.backends().stream()
+        .filter(b -> filter == null || filter.matcher(b.name()).matches())
+        .toList();
   }
 
-  /** @return whether cases run in child JVMs ({@value #ISOLATION} is {@code jvm} or unset) */
+  /**
+   * @return whether cases run in child JVMs ({@value #ISOLATION} is {@code jvm} or unset)
+   */
   public static boolean isolated() {
     String value = System.getProperty(ISOLATION, "jvm").trim().toLowerCase(Locale.ROOT);
     return switch (value) {
       case "jvm", "" -> true;
       case "none" -> false;
-      default -> throw new IllegalArgumentException(ISOLATION + " is '" + value + "': use jvm or none");
+      default ->
+          throw new IllegalArgumentException(ISOLATION + " is '" + value + "': use jvm or none");
     };
   }
 
@@ -169,20 +184,26 @@ public class WeaveTckTest {
     if (!backend.available()) {
       return DynamicContainer.dynamicContainer(
           backend.name(),
-          Stream.of(DynamicTest.dynamicTest(UNAVAILABLE, () -> abort(backend.unavailabilityReason()))));
+          Stream.of(
+              DynamicTest.dynamicTest(UNAVAILABLE, () -> abort(backend.unavailabilityReason()))));
     }
     BackendRun run = new BackendRun(backend.name(), isolated());
     return DynamicContainer.dynamicContainer(
         backend.name(),
-        IntStream.range(0, cases.size()).mapToObj(i -> DynamicTest.dynamicTest(cases.get(i).displayName(), () -> {
-          try {
-            run.run(cases.get(i));
-          } finally {
-            if (i == cases.size() - 1) {
-              run.close();
-            }
-          }
-        })));
+        IntStream.range(0, cases.size())
+            .mapToObj(
+                i ->
+                    DynamicTest.dynamicTest(
+                        cases.get(i).displayName(),
+                        () -> {
+                          try {
+                            run.run(cases.get(i));
+                          } finally {
+                            if (i == cases.size() - 1) {
+                              run.close();
+                            }
+                          }
+                        })));
   }
 
   /**
@@ -233,6 +254,8 @@ public class WeaveTckTest {
   }
 
   private static Pattern pattern(String value) {
-    return value == null || value.isBlank() ? null : Pattern.compile(value, Pattern.CASE_INSENSITIVE);
+    return value == null || value.isBlank()
+        ? null
+        : Pattern.compile(value, Pattern.CASE_INSENSITIVE);
   }
 }

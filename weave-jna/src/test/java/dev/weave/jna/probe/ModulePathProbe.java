@@ -19,11 +19,19 @@ public final class ModulePathProbe {
 
   public static void main(String[] args) throws Exception {
     for (Backend backend : Weave.backends()) {
-      System.out.println(backend.name() + " available=" + backend.available() + " reason=" + backend.unavailabilityReason());
+      System.out.println(
+          backend.name()
+              + " available="
+              + backend.available()
+              + " reason="
+              + backend.unavailabilityReason());
     }
     DestructorRegistry registry = Weave.registry("jna");
-    System.out.println("module " + registry.getClass().getModule().getName() + ", backend in "
-        + Class.forName("dev.weave.jna.JnaBackend").getModule().getName());
+    System.out.println(
+        "module "
+            + registry.getClass().getModule().getName()
+            + ", backend in "
+            + Class.forName("dev.weave.jna.JnaBackend").getModule().getName());
     NativeLibrary process = NativeLibrary.getProcess();
     long free = Pointer.nativeValue(process.getFunction("free"));
     long malloc = Pointer.nativeValue(process.getFunction("malloc"));
@@ -38,6 +46,9 @@ public final class ModulePathProbe {
             });
     thread.start();
     thread.join();
-    System.out.println(done.await(30, TimeUnit.SECONDS) && malloc != 0 ? "destructors ran" : "destructors did not run");
+    System.out.println(
+        done.await(30, TimeUnit.SECONDS) && malloc != 0
+            ? "destructors ran"
+            : "destructors did not run");
   }
 }

@@ -26,15 +26,18 @@ import java.util.List;
  * The contract for one thread, as plainly as it can be said (DESIGN.md, semantics 2, 3, 5, 7, 11):
  * a list of registrations, each on a variable; {@code unregister} removes all of them on its
  * variable; {@code close} removes all on the slot; at death they run in order, each with its
- * variable's value at that moment; a registration made by a destructor is appended one round
- * later than the one that made it, and one of round 4 or later is dropped. Nothing about pthread
- * keys, cells or memory.
+ * variable's value at that moment; a registration made by a destructor is appended one round later
+ * than the one that made it, and one of round 4 or later is dropped. Nothing about pthread keys,
+ * cells or memory.
  */
 public final class Model {
   /** As glibc's {@code PTHREAD_DESTRUCTOR_ITERATIONS}. */
   static final int ROUNDS = 4;
 
-  /** What the program's calls returned, one entry per op, and the destructor calls at death, in order. */
+  /**
+   * What the program's calls returned, one entry per op, and the destructor calls at death, in
+   * order.
+   */
   public record Outcome(List<String> results, List<String> calls) {}
 
   private static final class Slot {
@@ -42,8 +45,12 @@ public final class Model {
     long value;
   }
 
-  /** A registration: its variable's key, a Java destructor (with its effect) or a native one, its round. */
-  private record Registration(String variable, int javaDestructor, Effect effect, int nativeFunction, int round) {}
+  /**
+   * A registration: its variable's key, a Java destructor (with its effect) or a native one, its
+   * round.
+   */
+  private record Registration(
+      String variable, int javaDestructor, Effect effect, int nativeFunction, int round) {}
 
   private final List<Slot> slots = new ArrayList<>();
   private final long[] variables = new long[Program.VARIABLES];
@@ -54,7 +61,10 @@ public final class Model {
 
   private Model() {}
 
-  /** @return what the contract says the program's calls return and which destructor calls its thread's death makes */
+  /**
+   * @return what the contract says the program's calls return and which destructor calls its
+   *     thread's death makes
+   */
   public static Outcome predict(Program program) {
     Model model = new Model();
     for (Op op : program.ops()) {
@@ -64,7 +74,9 @@ public final class Model {
     return new Outcome(model.results, model.calls);
   }
 
-  /** @return how many registrations the model dropped after the last round */
+  /**
+   * @return how many registrations the model dropped after the last round
+   */
   public static int dropped(Program program) {
     Model model = new Model();
     program.ops().forEach(model::run);
@@ -84,11 +96,14 @@ public final class Model {
       variables[set.variable()] = set.value();
       return "ok";
     }
-    if (op instanceof RegisterNative register && register.target().kind() == Program.Kind.VARIABLE) {
-      registrations.addLast(new Registration(key(register.target()), -1, null, register.function(), 0));
+    if (op instanceof RegisterNative register
+        && register.target().kind() == Program.Kind.VARIABLE) {
+      registrations.addLast(
+          new Registration(key(register.target()), -1, null, register.function(), 0));
       return "ok";
     }
-    if (op instanceof Unregister unregister && unregister.target().kind() == Program.Kind.VARIABLE) {
+    if (op instanceof Unregister unregister
+        && unregister.target().kind() == Program.Kind.VARIABLE) {
       return String.valueOf(unregister(key(unregister.target())));
     }
     // everything else is on a slot
@@ -115,7 +130,8 @@ public final class Model {
       return "get=" + slot.value;
     }
     if (op instanceof Register register) {
-      registrations.addLast(new Registration("s" + index, register.destructor(), register.effect(), -1, 0));
+      registrations.addLast(
+          new Registration("s" + index, register.destructor(), register.effect(), -1, 0));
       return "ok";
     }
     if (op instanceof RegisterNative register) {
@@ -152,7 +168,9 @@ public final class Model {
     return registrations.removeIf(r -> r.variable().equals(variable));
   }
 
-  /** The key of a target that is a bare variable, or of an open slot; null if it names no open slot. */
+  /**
+   * The key of a target that is a bare variable, or of an open slot; null if it names no open slot.
+   */
   private String key(Target target) {
     if (target.kind() == Program.Kind.VARIABLE) {
       return "v" + target.index();
@@ -206,7 +224,8 @@ public final class Model {
     if (effect instanceof RegisterEffect register) {
       String key = key(new Target(Program.Kind.SLOT, register.slot()));
       if (key != null) {
-        registrations.addLast(new Registration(key, register.destructor(), register.effect(), -1, round + 1));
+        registrations.addLast(
+            new Registration(key, register.destructor(), register.effect(), -1, round + 1));
       }
       return;
     }

@@ -7,11 +7,11 @@ import java.util.stream.Collectors;
  * A program that one platform thread runs before it dies: calls on a registry over a few slots
  * (made by the program itself, at most {@value #MAX_SLOTS}) and {@value #VARIABLES} bare {@code
  * void*} variables. Java destructors may act while the thread dies ({@link Effect}). Slot numbers
- * are taken modulo the slots made so far, so every program means something, however it is shrunk;
- * a call on a slot when none has been made yet is skipped.
+ * are taken modulo the slots made so far, so every program means something, however it is shrunk; a
+ * call on a slot when none has been made yet is skipped.
  *
- * <p>Java destructors are {@code J0}..{@code J3}, each recording {@code Jn=value} when called; native
- * ones are {@code N0}..{@code N2}, C function pointers that record {@code Nn=value}.
+ * <p>Java destructors are {@code J0}..{@code J3}, each recording {@code Jn=value} when called;
+ * native ones are {@code N0}..{@code N2}, C function pointers that record {@code Nn=value}.
  */
 public record Program(List<Op> ops) {
   public static final int MAX_SLOTS = 4;
@@ -23,9 +23,15 @@ public record Program(List<Op> ops) {
   public enum Kind {
     /** the slot object: {@code register(slot, ..)}, {@code unregister(slot)} */
     SLOT,
-    /** the slot's cell on this thread: {@code registerNative(slot.cellAddress(), f)}, {@code unregister(slot.cellAddress())} */
+    /**
+     * the slot's cell on this thread: {@code registerNative(slot.cellAddress(), f)}, {@code
+     * unregister(slot.cellAddress())}
+     */
     CELL,
-    /** a bare {@code void*} in native memory: {@code registerNative(address, f)}, {@code unregister(address)} */
+    /**
+     * a bare {@code void*} in native memory: {@code registerNative(address, f)}, {@code
+     * unregister(address)}
+     */
     VARIABLE
   }
 

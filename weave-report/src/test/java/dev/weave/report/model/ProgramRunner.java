@@ -5,7 +5,6 @@ import com.sun.jna.Pointer;
 import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
-import dev.weave.tck.NativeFixtures;
 import dev.weave.report.model.Program.Close;
 import dev.weave.report.model.Program.Effect;
 import dev.weave.report.model.Program.Get;
@@ -23,6 +22,7 @@ import dev.weave.report.model.Program.SetVariableEffect;
 import dev.weave.report.model.Program.Target;
 import dev.weave.report.model.Program.Unregister;
 import dev.weave.report.model.Program.UnregisterEffect;
+import dev.weave.tck.NativeFixtures;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -35,10 +35,11 @@ import jnr.ffi.annotations.Delegate;
 
 /**
  * Runs a {@link Program} on a fresh platform thread of a backend, lets the thread die, waits until
- * its OS thread has exited (after every destructor) and records what happened: each call's result, and each destructor call with its value, in order.
- * Native destructors are C function pointers (jnr-ffi closures) that record their argument, so the
- * engine calls them as it calls any C function. (Not JNA callbacks: called from inside the jna
- * backend's own JNA callback, each prints "JNA: could not detach thread", harmless but noisy.)
+ * its OS thread has exited (after every destructor) and records what happened: each call's result,
+ * and each destructor call with its value, in order. Native destructors are C function pointers
+ * (jnr-ffi closures) that record their argument, so the engine calls them as it calls any C
+ * function. (Not JNA callbacks: called from inside the jna backend's own JNA callback, each prints
+ * "JNA: could not detach thread", harmless but noisy.)
  */
 public final class ProgramRunner {
   private static final Duration TIMEOUT = Duration.ofSeconds(20);
@@ -58,15 +59,19 @@ public final class ProgramRunner {
   static {
     for (int i = 0; i < RECORDERS.length; i++) {
       String name = "N" + i;
-      RECORDERS[i] = value -> {
-        List<String> calls = NATIVE_CALLS.get();
-        if (calls != null) {
-          calls.add(name + "=" + value);
-        }
-      };
+      RECORDERS[i] =
+          value -> {
+            List<String> calls = NATIVE_CALLS.get();
+            if (calls != null) {
+              calls.add(name + "=" + value);
+            }
+          };
       // held in RECORDERS for good: a closure's stub may go when the object is collected
       FUNCTIONS[i] =
-          jnr.ffi.Runtime.getSystemRuntime().getClosureManager().getClosurePointer(NativeRecorder.class, RECORDERS[i]).address();
+          jnr.ffi.Runtime.getSystemRuntime()
+              .getClosureManager()
+              .getClosurePointer(NativeRecorder.class, RECORDERS[i])
+              .address();
     }
   }
 
@@ -80,8 +85,12 @@ public final class ProgramRunner {
     variables.clear();
   }
 
-  /** @return the program's results and destructor calls on this backend, comparable with {@link Model#predict} */
-  public static synchronized Model.Outcome run(DestructorRegistry registry, Program program) throws InterruptedException {
+  /**
+   * @return the program's results and destructor calls on this backend, comparable with {@link
+   *     Model#predict}
+   */
+  public static synchronized Model.Outcome run(DestructorRegistry registry, Program program)
+      throws InterruptedException {
     ProgramRunner runner = new ProgramRunner(registry);
     NATIVE_CALLS.set(runner.calls);
     try {
@@ -100,28 +109,36 @@ public final class ProgramRunner {
     CountDownLatch done = new CountDownLatch(1);
     boolean watchExit = NativeFixtures.canSeeThreads();
     try (ThreadLocalSlot sentinel = registry.newSlot()) {
-      Thread thread = new Thread(() -> {
-        try {
-          osThread.set(NativeFixtures.osThreadId());
-          for (Op op : program.ops()) {
-            results.add(run(op));
-          }
-          if (!watchExit) {
-            registry.register(sentinel, new Sentinel(sentinel, done));
-          }
-        } catch (Throwable t) {
-          failure.set(t);
-          done.countDown();
-        }
-      }, "weave-model-program");
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  osThread.set(NativeFixtures.osThreadId());
+                  for (Op op : program.ops()) {
+                    results.add(run(op));
+                  }
+                  if (!watchExit) {
+                    registry.register(sentinel, new Sentinel(sentinel, done));
+                  }
+                } catch (Throwable t) {
+                  failure.set(t);
+                  done.countDown();
+                }
+              },
+              "weave-model-program");
       thread.start();
       thread.join(TIMEOUT.toMillis());
       // when the OS thread has exited, every destructor it will run has run, in whatever order
-      boolean finished = watchExit
-          ? NativeFixtures.awaitThreadExit(osThread.get(), TIMEOUT)
-          : done.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      boolean finished =
+          watchExit
+              ? NativeFixtures.awaitThreadExit(osThread.get(), TIMEOUT)
+              : done.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
       if (!finished) {
-        throw new AssertionError("the thread's destructors did not finish within " + TIMEOUT + "; calls so far: " + calls);
+        throw new AssertionError(
+            "the thread's destructors did not finish within "
+                + TIMEOUT
+                + "; calls so far: "
+                + calls);
       }
     }
     if (failure.get() != null) {
@@ -133,9 +150,9 @@ public final class ProgramRunner {
   }
 
   /**
-   * Where {@code /proc} cannot show that the thread has exited: registered last, it registers itself
-   * again each time it runs, so it is the last destructor of each of the 4 rounds, and signals at
-   * the end of the last one (on a backend that keeps the order).
+   * Where {@code /proc} cannot show that the thread has exited: registered last, it registers
+   * itself again each time it runs, so it is the last destructor of each of the 4 rounds, and
+   * signals at the end of the last one (on a backend that keeps the order).
    */
   private final class Sentinel implements Destructor {
     private final ThreadLocalSlot slot;
@@ -249,7 +266,10 @@ public final class ProgramRunner {
     }
   }
 
-  /** A Java destructor that records its call, then does its effect; one on a closed slot does nothing. */
+  /**
+   * A Java destructor that records its call, then does its effect; one on a closed slot does
+   * nothing.
+   */
   private Destructor destructor(int id, Effect effect) {
     String name = "J" + id;
     return value -> {

@@ -22,9 +22,12 @@ class ReferenceModelCanFailTest {
   static final int SMALL = 6;
 
   @ParameterizedTest
-  @ValueSource(strings = {"broken-reverse-order", "broken-unregister-drops-one", "broken-stale-value"})
+  @ValueSource(
+      strings = {"broken-reverse-order", "broken-unregister-drops-one", "broken-stale-value"})
   void failsOnABrokenBackend(String backend) {
-    assertThat(Weave.backends().stream().anyMatch(b -> b.name().equals(backend) && b.available())).as(backend + " is usable").isTrue();
+    assertThat(Weave.backends().stream().anyMatch(b -> b.name().equals(backend) && b.available()))
+        .as(backend + " is usable")
+        .isTrue();
     Smallest smallest = new Smallest();
     AssertionError failure = null;
     try {
@@ -35,14 +38,29 @@ class ReferenceModelCanFailTest {
     if (failure == null) {
       fail(backend + ": the reference model's property held for " + TRIES + " programs");
     }
-    System.out.println(backend + ": the reference model's property failed as it must, at program " + smallest.examples
-        + "; shrunk to " + smallest.program + " (seed " + smallest.seed + ")\n  " + firstLines(smallest.cause.getMessage(), 6));
-    assertThat(failure.getMessage()).startsWith("replay with -D" + ReferenceModelTest.SEED_PROPERTY + "=")
-        .contains("Smallest found falsifying value(s)", String.valueOf(smallest.program), backend + ":");
-    assertThat(smallest.program.ops()).as(backend + ": calls in the shrunk counterexample " + smallest.program).hasSizeLessThanOrEqualTo(SMALL);
+    System.out.println(
+        backend
+            + ": the reference model's property failed as it must, at program "
+            + smallest.examples
+            + "; shrunk to "
+            + smallest.program
+            + " (seed "
+            + smallest.seed
+            + ")\n  "
+            + firstLines(smallest.cause.getMessage(), 6));
+    assertThat(failure.getMessage())
+        .startsWith("replay with -D" + ReferenceModelTest.SEED_PROPERTY + "=")
+        .contains(
+            "Smallest found falsifying value(s)", String.valueOf(smallest.program), backend + ":");
+    assertThat(smallest.program.ops())
+        .as(backend + ": calls in the shrunk counterexample " + smallest.program)
+        .hasSizeLessThanOrEqualTo(SMALL);
   }
 
-  /** QuickTheories' own report, an {@link AssertionError}, once it has noted the smallest failing program. */
+  /**
+   * QuickTheories' own report, an {@link AssertionError}, once it has noted the smallest failing
+   * program.
+   */
   static final class Smallest extends ExceptionReporter {
     Program program;
     Throwable cause;
@@ -50,7 +68,13 @@ class ReferenceModelCanFailTest {
     long seed;
 
     @Override
-    public void falisification(long seed, int examples, Object smallest, Throwable cause, List<Object> others, AsString<Object> toString) {
+    public void falisification(
+        long seed,
+        int examples,
+        Object smallest,
+        Throwable cause,
+        List<Object> others,
+        AsString<Object> toString) {
       this.program = (Program) smallest;
       this.cause = cause;
       this.examples = examples;

@@ -6,8 +6,6 @@ import static org.quicktheories.QuickTheory.qt;
 import dev.weave.Backend;
 import dev.weave.DestructorRegistry;
 import dev.weave.Weave;
-import dev.weave.spi.CheckedPrimitives;
-import dev.weave.spi.Engine;
 import dev.weave.report.BrokenBackends;
 import dev.weave.report.model.Program.Close;
 import dev.weave.report.model.Program.Effect;
@@ -27,6 +25,8 @@ import dev.weave.report.model.Program.SetVariableEffect;
 import dev.weave.report.model.Program.Target;
 import dev.weave.report.model.Program.Unregister;
 import dev.weave.report.model.Program.UnregisterEffect;
+import dev.weave.spi.CheckedPrimitives;
+import dev.weave.spi.Engine;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,15 +51,15 @@ import org.quicktheories.generators.Generate;
  * Generated programs ({@link Program}) run on a thread of every usable real backend, which then
  * dies; what each call returned and which destructors ran, with what value and in what order, must
  * equal what the {@link Model} predicts. QuickTheories generates the programs, in one plain JUnit
- * test per backend, and shrinks a failing one: its {@link AssertionError} names the smallest failing
- * program it found, then what the backend did and what the model expected.
+ * test per backend, and shrinks a failing one: its {@link AssertionError} names the smallest
+ * failing program it found, then what the backend did and what the model expected.
  *
- * <p>Programs per backend: the {@value #TRIES_PROPERTY} system property (set from the pom's property
- * of that name), {@value #DEFAULT_TRIES} without it; each is one thread death. The seed is printed,
- * and a failure starts with the properties that replay it: {@code -D}{@value #SEED_PROPERTY}{@code
- * =n} with the same backend ({@value #BACKEND_PROPERTY}). Where the engine runs in checked mode
- * ({@code -Dweave.checked=true}), it must own exactly the blocks it owned before the programs, with
- * no violation reported.
+ * <p>Programs per backend: the {@value #TRIES_PROPERTY} system property (set from the pom's
+ * property of that name), {@value #DEFAULT_TRIES} without it; each is one thread death. The seed is
+ * printed, and a failure starts with the properties that replay it: {@code -D}{@value
+ * #SEED_PROPERTY}{@code =n} with the same backend ({@value #BACKEND_PROPERTY}). Where the engine
+ * runs in checked mode ({@code -Dweave.checked=true}), it must own exactly the blocks it owned
+ * before the programs, with no violation reported.
  */
 class ReferenceModelTest {
   /**
@@ -68,7 +68,10 @@ class ReferenceModelTest {
    */
   static final String BACKEND_PROPERTY = "weave.model.backend";
 
-  /** System property: the seed of the generated programs; a run with the same seed and backend makes the same ones. */
+  /**
+   * System property: the seed of the generated programs; a run with the same seed and backend makes
+   * the same ones.
+   */
   static final String SEED_PROPERTY = "weave.model.seed";
 
   /** System property: how many programs each backend runs. */
@@ -101,18 +104,22 @@ class ReferenceModelTest {
     long millis = (System.nanoTime() - started) / 1_000_000;
     Map<String, Integer> programs = new LinkedHashMap<>();
     TALLIES.forEach((backend, tally) -> programs.put(backend, tally.programs));
-    System.out.println("reference model: programs checked per backend " + programs + " in " + millis + " ms");
+    System.out.println(
+        "reference model: programs checked per backend " + programs + " in " + millis + " ms");
   }
 
   static Stream<String> backends() {
     String pattern = System.getProperty(BACKEND_PROPERTY);
-    List<String> backends = Weave.backends().stream()
-        .filter(Backend::available)
-        .filter(b -> pattern == null ? !BrokenBackends.isTestBackend(b) : b.name().matches(pattern))
-        .map(Backend::name)
-        .toList();
+    List<String> backends =
+        Weave.backends().stream()
+            .filter(Backend::available)
+            .filter(
+                b -> pattern == null ? !BrokenBackends.isTestBackend(b) : b.name().matches(pattern))
+            .map(Backend::name)
+            .toList();
     if (backends.isEmpty()) {
-      throw new IllegalStateException("no usable backend to check" + (pattern == null ? "" : " matches " + pattern));
+      throw new IllegalStateException(
+          "no usable backend to check" + (pattern == null ? "" : " matches " + pattern));
     }
     return backends.stream();
   }
@@ -121,22 +128,45 @@ class ReferenceModelTest {
   @MethodSource("backends")
   void everyBackendDoesWhatTheModelSays(String backend) throws InterruptedException {
     long start = System.nanoTime();
-    Optional<CheckedPrimitives> checker = Weave.registry(backend) instanceof Engine engine ? engine.checked() : Optional.empty();
+    Optional<CheckedPrimitives> checker =
+        Weave.registry(backend) instanceof Engine engine ? engine.checked() : Optional.empty();
     long blocksBefore = checker.map(CheckedPrimitives::liveBlocks).orElse(0L);
     long violationsBefore = checker.map(CheckedPrimitives::violationCount).orElse(0L);
-    Tally tally = check(backend, Integer.getInteger(TRIES_PROPERTY, DEFAULT_TRIES), SHRINK_CYCLES, new ExceptionReporter());
+    Tally tally =
+        check(
+            backend,
+            Integer.getInteger(TRIES_PROPERTY, DEFAULT_TRIES),
+            SHRINK_CYCLES,
+            new ExceptionReporter());
     TALLIES.put(backend, tally);
     if (checker.isPresent()) {
       CheckedPrimitives checked = checker.get();
-      assertThat(checked.violations().subList((int) violationsBefore, (int) checked.violationCount()))
-          .as(backend + ": violations reported by checked mode over " + tally.programs + " programs").isEmpty();
+      assertThat(
+              checked.violations().subList((int) violationsBefore, (int) checked.violationCount()))
+          .as(
+              backend
+                  + ": violations reported by checked mode over "
+                  + tally.programs
+                  + " programs")
+          .isEmpty();
       assertThat(checked.awaitLiveBlocks(blocksBefore, java.time.Duration.ofSeconds(20)))
-          .as(backend + ": the engine owns %d blocks after the programs, %d before them (checked mode: an exact count); %s",
-              checked.liveBlocks(), blocksBefore, checked.describeLiveBlocks())
+          .as(
+              backend
+                  + ": the engine owns %d blocks after the programs, %d before them (checked mode: an exact count); %s",
+              checked.liveBlocks(),
+              blocksBefore,
+              checked.describeLiveBlocks())
           .isTrue();
     }
-    System.out.println("reference model, " + backend + ": " + tally.programs + " programs in "
-        + (System.nanoTime() - start) / 1_000_000 + " ms, " + tally);
+    System.out.println(
+        "reference model, "
+            + backend
+            + ": "
+            + tally.programs
+            + " programs in "
+            + (System.nanoTime() - start) / 1_000_000
+            + " ms, "
+            + tally);
   }
 
   /**
@@ -151,7 +181,8 @@ class ReferenceModelTest {
   static Tally check(String backend, int tries, int shrinkCycles, Reporter reporter) {
     DestructorRegistry registry = Weave.registry(backend);
     Gen<Program> programs = programs();
-    Tally tally = new Tally(Long.getLong(SEED_PROPERTY, Long.getLong(Configuration.SEED, System.nanoTime())));
+    Tally tally =
+        new Tally(Long.getLong(SEED_PROPERTY, Long.getLong(Configuration.SEED, System.nanoTime())));
     // programs that register in the 4th round make the engine warn about the dropped destructors
     Level level = WEAVE_LOG.getLevel();
     WEAVE_LOG.setLevel(Level.SEVERE);
@@ -164,14 +195,30 @@ class ReferenceModelTest {
             .withShrinkCycles(shrinkCycles)
             .withReporter(reporter)
             .forAll(programs)
-            .checkAssert(program -> {
-              tally.count(program);
-              assertTheModelsOutcome(registry, backend, program);
-            });
+            .checkAssert(
+                program -> {
+                  tally.count(program);
+                  assertTheModelsOutcome(registry, backend, program);
+                });
       }
     } catch (AssertionError failure) {
-      AssertionError replayable = new AssertionError("replay with -D" + SEED_PROPERTY + "=" + tally.seed + " -D"
-          + BACKEND_PROPERTY + "=" + backend + " -D" + TRIES_PROPERTY + "=" + tries + "\n" + failure.getMessage(), failure);
+      AssertionError replayable =
+          new AssertionError(
+              "replay with -D"
+                  + SEED_PROPERTY
+                  + "="
+                  + tally.seed
+                  + " -D"
+                  + BACKEND_PROPERTY
+                  + "="
+                  + backend
+                  + " -D"
+                  + TRIES_PROPERTY
+                  + "="
+                  + tries
+                  + "\n"
+                  + failure.getMessage(),
+              failure);
       throw replayable;
     } finally {
       WEAVE_LOG.setLevel(level);
@@ -179,7 +226,8 @@ class ReferenceModelTest {
     return tally;
   }
 
-  private static void assertTheModelsOutcome(DestructorRegistry registry, String backend, Program program) {
+  private static void assertTheModelsOutcome(
+      DestructorRegistry registry, String backend, Program program) {
     Model.Outcome expected = Model.predict(program);
     Model.Outcome actual;
     try {
@@ -189,12 +237,26 @@ class ReferenceModelTest {
       throw new IllegalStateException("interrupted", e);
     }
     if (!actual.equals(expected)) {
-      throw new AssertionError("program " + program + "\n" + backend + ":\n  results  " + actual.results()
-          + "\n  expected " + expected.results() + "\n  calls    " + actual.calls() + "\n  expected " + expected.calls());
+      throw new AssertionError(
+          "program "
+              + program
+              + "\n"
+              + backend
+              + ":\n  results  "
+              + actual.results()
+              + "\n  expected "
+              + expected.results()
+              + "\n  calls    "
+              + actual.calls()
+              + "\n  expected "
+              + expected.calls());
     }
   }
 
-  /** How many programs a backend ran, how many destructor calls they made, how many dropped one after round 4. */
+  /**
+   * How many programs a backend ran, how many destructor calls they made, how many dropped one
+   * after round 4.
+   */
   static final class Tally {
     final long seed;
     int programs;
@@ -224,8 +286,13 @@ class ReferenceModelTest {
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "seed %d; %.1f calls per program on average; destructor calls per program %s; %d",
-          seed, (double) ops / programs, calls, dropped)
+      return String.format(
+              Locale.ROOT,
+              "seed %d; %.1f calls per program on average; destructor calls per program %s; %d",
+              seed,
+              (double) ops / programs,
+              calls,
+              dropped)
           + " with registrations dropped after 4 rounds";
     }
   }
@@ -236,13 +303,13 @@ class ReferenceModelTest {
   /**
    * A slot first, so that most programs have something to register on; then up to {@value
    * #MAX_CALLS} calls, more often few than many (the smaller of two uniform draws: about 9.5 on
-   * average, with those left out).
-   * Each call has a draw of its own that leaves it out when 0 (1 in 16 when generated):
-   * QuickTheories shrinks every draw towards its simplest value, so it can drop a call from the
-   * middle of a program without changing the draws of those after it.
+   * average, with those left out). Each call has a draw of its own that leaves it out when 0 (1 in
+   * 16 when generated): QuickTheories shrinks every draw towards its simplest value, so it can drop
+   * a call from the middle of a program without changing the draws of those after it.
    */
   static Gen<Program> programs() {
-    Gen<Integer> size = Generate.range(0, MAX_CALLS).zip(Generate.range(0, MAX_CALLS), (a, b) -> Math.min(a, b));
+    Gen<Integer> size =
+        Generate.range(0, MAX_CALLS).zip(Generate.range(0, MAX_CALLS), (a, b) -> Math.min(a, b));
     Gen<Integer> leftOut = Generate.range(0, 15);
     Gen<Op> op = op();
     return random -> {
@@ -262,19 +329,23 @@ class ReferenceModelTest {
   /** One call; QuickTheories shrinks the choice towards the first, {@code newSlot}. */
   static Gen<Op> op() {
     Gen<Integer> slot = slot();
-    return Generate.frequency(List.of(
-        weight(4, Generate.constant(new NewSlot())),
-        weight(3, slot.zip(value(), Set::new)),
-        weight(1, slot.map(Get::new)),
-        weight(2, variable().zip(value(), SetVariable::new)),
-        weight(6, slot.zip(javaDestructor(), effect(3), Register::new)),
-        weight(1, slot.zip(javaDestructor(), chain(), Register::new)),
-        weight(4, target().zip(nativeFunction(), RegisterNative::new)),
-        weight(3, target().map(Unregister::new)),
-        weight(1, slot.map(Close::new))));
+    return Generate.frequency(
+        List.of(
+            weight(4, Generate.constant(new NewSlot())),
+            weight(3, slot.zip(value(), Set::new)),
+            weight(1, slot.map(Get::new)),
+            weight(2, variable().zip(value(), SetVariable::new)),
+            weight(6, slot.zip(javaDestructor(), effect(3), Register::new)),
+            weight(1, slot.zip(javaDestructor(), chain(), Register::new)),
+            weight(4, target().zip(nativeFunction(), RegisterNative::new)),
+            weight(3, target().map(Unregister::new)),
+            weight(1, slot.map(Close::new))));
   }
 
-  /** What a Java destructor does when it runs (shrinks towards nothing); registrations nest up to {@code depth} deep. */
+  /**
+   * What a Java destructor does when it runs (shrinks towards nothing); registrations nest up to
+   * {@code depth} deep.
+   */
   static Gen<Effect> effect(int depth) {
     Gen<Integer> slot = slot();
     List<Pair<Integer, Gen<Effect>>> choices = new ArrayList<>();
@@ -307,8 +378,11 @@ class ReferenceModelTest {
   }
 
   static Gen<Target> target() {
-    return Generate.enumValues(Kind.class).zip(slot(),
-        (kind, index) -> new Target(kind, kind == Kind.VARIABLE ? index % Program.VARIABLES : index));
+    return Generate.enumValues(Kind.class)
+        .zip(
+            slot(),
+            (kind, index) ->
+                new Target(kind, kind == Kind.VARIABLE ? index % Program.VARIABLES : index));
   }
 
   static Gen<Integer> slot() {

@@ -11,10 +11,15 @@ import dev.weave.spi.ThreadDeathHandler;
 import java.util.ArrayList;
 import java.util.List;
 
-/** libc through JNA's direct mapping: the few native operations weave's engine needs. 64-bit Linux. */
+/**
+ * libc through JNA's direct mapping: the few native operations weave's engine needs. 64-bit Linux.
+ */
 final class StrangerPrimitives implements NativePrimitives {
-  /** JNA frees a callback's stub when its object is collected: keep every key's callback for good. */
+  /**
+   * JNA frees a callback's stub when its object is collected: keep every key's callback for good.
+   */
   private static final List<KeyDestructor> CALLBACKS = new ArrayList<>();
+
   private static final Pointer ZERO = new Pointer(0);
   private static final long FREE;
 
@@ -83,13 +88,14 @@ final class StrangerPrimitives implements NativePrimitives {
 
   @Override
   public long createKey(ThreadDeathHandler handler) {
-    KeyDestructor callback = value -> {
-      try {
-        handler.threadDied(value);
-      } catch (Throwable ignored) {
-        // nothing may reach JNA's callback exception handler
-      }
-    };
+    KeyDestructor callback =
+        value -> {
+          try {
+            handler.threadDied(value);
+          } catch (Throwable ignored) {
+            // nothing may reach JNA's callback exception handler
+          }
+        };
     synchronized (CALLBACKS) {
       CALLBACKS.add(callback);
     }
