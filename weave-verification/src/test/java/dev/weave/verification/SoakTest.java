@@ -1,4 +1,4 @@
-package dev.weave.report;
+package dev.weave.verification;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,8 +34,8 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.platform.engine.TestExecutionResult;
 
 /**
- * The long runs, in the {@code soak} profile ({@code mvn -Psoak -pl weave-report verify}), on every
- * usable real backend:
+ * The long runs, in the {@code soak} profile ({@code mvn -Psoak -pl weave-verification verify}), on
+ * every usable real backend:
  *
  * <ul>
  *   <li>Soak: 8 threads churn 20,000 thread deaths in all; each dying thread makes random Java and

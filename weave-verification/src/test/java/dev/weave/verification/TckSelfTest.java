@@ -1,4 +1,4 @@
-package dev.weave.report;
+package dev.weave.verification;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

@@ -1,4 +1,4 @@
-package dev.weave.report.model;
+package dev.weave.verification.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;

@@ -1,4 +1,4 @@
-package dev.weave.report;
+package dev.weave.verification;
 
 import com.sun.jna.Pointer;
 import dev.weave.Destructor;

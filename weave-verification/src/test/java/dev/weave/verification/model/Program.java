@@ -1,4 +1,4 @@
-package dev.weave.report.model;
+package dev.weave.verification.model;
 
 import java.util.List;
 import java.util.stream.Collectors;
