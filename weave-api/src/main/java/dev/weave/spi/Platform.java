@@ -65,8 +65,8 @@ public final class Platform {
   }
 
   /**
-   * A C library's pthread keys, as its headers and source say (see the README's Platforms section
-   * for where each number comes from).
+   * A C library's pthread keys, as its headers and source say, and as measured where a machine was
+   * at hand.
    *
    * @param keyBytes {@code sizeof(pthread_key_t)}: 4 on glibc and musl, 8 on macOS
    * @param keyLimit {@code PTHREAD_KEYS_MAX}: keys a process may hold at once
@@ -95,8 +95,23 @@ public final class Platform {
     }
   }
 
+  /**
+   * glibc: {@code typedef unsigned int pthread_key_t}, {@code PTHREAD_KEYS_MAX} 1024, {@code
+   * pthread_key_create} takes the lowest unused index, 4 passes ({@code
+   * PTHREAD_DESTRUCTOR_ITERATIONS}) in index order; measured the same on x86-64 and aarch64.
+   */
   private static final PthreadKeys GLIBC_KEYS = new PthreadKeys(4, 1024, true, 4);
+
+  /**
+   * musl 1.2.3, measured: 4-byte keys, 128 of them, a freed index not reused lowest-first ({@code
+   * pthread_key_create} searches on from the last key it gave), 4 passes in index order.
+   */
   private static final PthreadKeys MUSL_KEYS = new PthreadKeys(4, 128, false, 4);
+
+  /**
+   * macOS, from Apple's libpthread: {@code pthread_key_t} is {@code unsigned long}, dynamic keys
+   * 256 to 767 ({@code PTHREAD_KEYS_MAX} 512), taken lowest unused first, 4 passes in index order.
+   */
   private static final PthreadKeys LIBSYSTEM_KEYS = new PthreadKeys(8, 512, true, 4);
 
   /** errno names by number: Linux's generic numbers (x86-64, aarch64 and riscv64 alike). */
