@@ -157,7 +157,7 @@ final class Discovery {
   private static Found warned(Found broken) {
     LOG.log(
         Level.WARNING,
-        "weave backend " + broken.name() + " is unusable: " + broken.reason(),
+        "weave backend '" + broken.name() + "' is unusable here: " + broken.reason(),
         broken.cause());
     return broken;
   }

@@ -88,7 +88,8 @@ class DiscoveryTest {
       assertThat(warnings.get(0).getThrown()).isSameAs(notFound);
       assertThat(warnings.get(0).getMessage())
           .isEqualTo(
-              "weave backend unloadable provider 1 is unusable: packaging defect: failed to load:"
+              "weave backend 'unloadable provider 1' is unusable here: packaging defect: failed"
+                  + " to load:"
                   + " ServiceConfigurationError: dev.weave.spi.WeaveBackend: Provider"
                   + " org.example.Gone not found");
       assertThat(warnings.get(1).getThrown()).isSameAs(notMade);
