@@ -1,18 +1,13 @@
 package dev.weave;
 
-import dev.weave.spi.Diagnostics;
+import dev.weave.Discovery.Found;
 import dev.weave.spi.PlatformThreads;
-import dev.weave.spi.WeaveBackend;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.lang.System.Logger.Level;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -27,6 +22,11 @@ import java.util.stream.Collectors;
  * usable backend with the highest priority (ffm, then jnr, then jna). A backend that cannot load
  * here (wrong JDK, missing native library, unsupported OS or CPU) is still listed by {@link
  * #backends()}, with its reason, and never hides the others.
+ *
+ * <p>Through {@link System.Logger} {@code dev.weave}: the backend {@link #registry()} chose, and
+ * why, once at DEBUG; a provider that cannot be loaded or breaks {@code WeaveBackend}'s contract,
+ * and a backend's packaging defect (a missing class or constructor), at WARNING; a backend unusable
+ * because of this machine (the platform, the JDK, a native library), at DEBUG.
  */
 public final class Weave {
   /** The system property that names the backend {@link #registry()} returns. */
@@ -37,6 +37,11 @@ public final class Weave {
 
   private static final String ARTIFACTS =
       "add one of dev.weave:weave-ffm (Java 22+), dev.weave:weave-jnr or dev.weave:weave-jna";
+
+  private static final System.Logger LOG = System.getLogger("dev.weave");
+
+  /** The choices of {@link #registry()} already logged: each is logged once. */
+  static final Set<String> ANNOUNCED = ConcurrentHashMap.newKeySet();
 
   /** Every registry handed out, in the order first handed out: runDestructors() ends them all. */
   private static final CopyOnWriteArraySet<DestructorRegistry> IN_USE = new CopyOnWriteArraySet<>();
@@ -51,18 +56,39 @@ public final class Weave {
    */
   public static DestructorRegistry registry() {
     String requested = System.getProperty(BACKEND_PROPERTY);
+    String source = "-D" + BACKEND_PROPERTY;
     if (requested == null || requested.isBlank()) {
       requested = System.getenv(BACKEND_ENVIRONMENT);
+      source = BACKEND_ENVIRONMENT;
     }
     if (requested != null && !requested.isBlank()) {
-      return registry(requested.trim());
+      DestructorRegistry registry = registry(requested.trim());
+      announce("using " + registry.backendName() + ": " + source + "=" + requested.trim());
+      return registry;
     }
-    for (Found found : Discovery.FOUND) {
-      if (found.backend != null && found.reason == null) {
-        return inUse(found.backend.registry());
+    List<Found> found = Discovery.found();
+    for (Found chosen : found) {
+      if (chosen.usable()) {
+        DestructorRegistry registry = inUse(chosen.backend().registry());
+        String others =
+            found.stream()
+                .filter(f -> f.usable() && f != chosen)
+                .map(Found::name)
+                .collect(Collectors.joining(", "));
+        announce(
+            "using "
+                + chosen.name()
+                + " (priority "
+                + chosen.priority()
+                + ")"
+                + (others.isEmpty() ? "; no other backend is usable" : "; also usable: " + others));
+        return registry;
       }
     }
-    throw new WeaveException("no usable weave backend: " + describe() + "; " + ARTIFACTS);
+    WeaveException none =
+        new WeaveException("no usable weave backend: " + describe() + "; " + ARTIFACTS);
+    found.stream().map(Found::cause).filter(Objects::nonNull).forEach(none::addSuppressed);
+    throw none;
   }
 
   /**
@@ -70,21 +96,35 @@ public final class Weave {
    * @return that backend's registry
    * @throws NullPointerException if {@code name} is null
    * @throws WeaveException if no such backend was found or it is unusable here; the message lists
-   *     what is usable and why the others are not
+   *     what is usable and why the others are not, and its cause is what made the backend unusable,
+   *     where something was thrown
    */
   public static DestructorRegistry registry(String name) {
     Objects.requireNonNull(name, "backend name is null");
-    for (Found found : Discovery.FOUND) {
-      if (found.name.equals(name)) {
-        if (found.reason != null) {
+    for (Found found : Discovery.found()) {
+      if (found.name().equals(name)) {
+        if (!found.usable()) {
           throw new WeaveException(
-              "weave backend '" + name + "' is unusable here: " + found.reason + "; " + describe());
+              "weave backend '"
+                  + name
+                  + "' is unusable here: "
+                  + found.reason()
+                  + "; "
+                  + describe(),
+              found.cause());
         }
-        return inUse(found.backend.registry());
+        return inUse(found.backend().registry());
       }
     }
     throw new WeaveException(
         "no weave backend named '" + name + "': " + describe() + "; " + ARTIFACTS);
+  }
+
+  /** Says once, at DEBUG, which backend {@link #registry()} chose and why. */
+  private static void announce(String choice) {
+    if (ANNOUNCED.add(choice)) {
+      LOG.log(Level.DEBUG, choice);
+    }
   }
 
   private static DestructorRegistry inUse(DestructorRegistry registry) {
@@ -164,127 +204,25 @@ public final class Weave {
    *     reason it is unusable
    */
   public static List<Backend> backends() {
-    return Discovery.FOUND.stream()
-        .map(f -> new Backend(f.name, f.priority, f.reason == null, f.reason))
+    return Discovery.found().stream()
+        .map(Found::toBackend)
         .collect(Collectors.toUnmodifiableList());
   }
 
   private static String describe() {
-    if (Discovery.FOUND.isEmpty()) {
+    List<Found> found = Discovery.found();
+    if (found.isEmpty()) {
       return "no backend was found on the class path or module path";
     }
     String usable =
-        Discovery.FOUND.stream()
-            .filter(f -> f.reason == null)
-            .map(f -> f.name)
-            .collect(Collectors.joining(", "));
+        found.stream().filter(Found::usable).map(Found::name).collect(Collectors.joining(", "));
     String unusable =
-        Discovery.FOUND.stream()
-            .filter(f -> f.reason != null)
-            .map(f -> f.name + " (" + f.reason + ")")
+        found.stream()
+            .filter(f -> !f.usable())
+            .map(f -> f.name() + " (" + f.reason() + ")")
             .collect(Collectors.joining("; "));
     return "usable: "
         + (usable.isEmpty() ? "none" : usable)
         + (unusable.isEmpty() ? "" : "; unusable: " + unusable);
-  }
-
-  private static final class Found {
-    final String name;
-    final int priority;
-    final WeaveBackend backend;
-    final String reason;
-
-    Found(String name, int priority, WeaveBackend backend, String reason) {
-      this.name = name;
-      this.priority = priority;
-      this.backend = backend;
-      this.reason = reason;
-    }
-  }
-
-  /**
-   * Discovery runs once, on first use, and never throws: whatever a provider throws, from its
-   * constructor or any of its methods, {@link Error}s included, makes it an unusable entry with
-   * that failure as its reason, and the others are still found.
-   */
-  private static final class Discovery {
-    static final List<Found> FOUND = discover();
-
-    private static List<Found> discover() {
-      Map<String, Found> byName = new LinkedHashMap<>();
-      List<Found> broken = new ArrayList<>();
-      Iterator<WeaveBackend> providers =
-          ServiceLoader.load(WeaveBackend.class, Weave.class.getClassLoader()).iterator();
-      while (true) {
-        WeaveBackend backend;
-        try {
-          if (!providers.hasNext()) {
-            break;
-          }
-          backend = providers.next();
-        } catch (Throwable e) { // ServiceConfigurationError, LinkageError, or whatever else escapes
-          broken.add(
-              new Found(
-                  providerName(e),
-                  Integer.MIN_VALUE,
-                  null,
-                  "failed to load: " + Diagnostics.causes(e)));
-          continue;
-        }
-        Found found = describe(backend);
-        if (found.backend == null) {
-          broken.add(found);
-          continue;
-        }
-        Found first = byName.putIfAbsent(found.name, found);
-        if (first != null) {
-          broken.add(
-              new Found(
-                  found.name + " (" + backend.getClass().getName() + ")",
-                  found.priority,
-                  null,
-                  "another backend named '"
-                      + found.name
-                      + "' was found first: "
-                      + first.backend.getClass().getName()));
-        }
-      }
-      List<Found> all = new ArrayList<>(byName.values());
-      all.addAll(broken);
-      all.sort(Comparator.comparingInt((Found f) -> f.priority).reversed());
-      return Collections.unmodifiableList(all);
-    }
-
-    /**
-     * @return the backend as found, or, if it threw or answered null, an unusable entry saying so
-     */
-    private static Found describe(WeaveBackend backend) {
-      String className = backend.getClass().getName();
-      String name = className;
-      try {
-        name = Objects.requireNonNull(backend.name(), "name() returned null");
-        int priority = backend.priority();
-        Optional<String> reason =
-            Objects.requireNonNull(
-                backend.unavailabilityReason(), "unavailabilityReason() returned null");
-        return new Found(name, priority, backend, reason.orElse(null));
-      } catch (Throwable e) {
-        String shown = name.equals(className) ? className : name + " (" + className + ")";
-        return new Found(
-            shown, Integer.MIN_VALUE, null, "failed to load: " + Diagnostics.causes(e));
-      }
-    }
-
-    private static String providerName(Throwable e) {
-      String message = String.valueOf(e.getMessage());
-      for (String word : message.split("[\\s:]+")) {
-        if (word.matches(
-                "([\\p{javaJavaIdentifierStart}][\\p{javaJavaIdentifierPart}]*\\.)+[\\p{javaJavaIdentifierStart}][\\p{javaJavaIdentifierPart}]*")
-            && !word.equals(WeaveBackend.class.getName())) {
-          return word;
-        }
-      }
-      return "unknown provider";
-    }
   }
 }

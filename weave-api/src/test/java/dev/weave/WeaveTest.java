@@ -3,17 +3,27 @@ package dev.weave;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.weave.spi.CapturedLog;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
 import java.util.function.Function;
+import java.util.logging.Level;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 class WeaveTest {
   @AfterEach
   void clearProperty() {
     System.clearProperty(Weave.BACKEND_PROPERTY);
+  }
+
+  /** Every choice is logged once per JVM: forget them, so that a test sees the line it causes. */
+  @BeforeEach
+  void forgetTheChoicesLogged() {
+    Weave.ANNOUNCED.clear();
   }
 
   private static Map<String, Backend> byName() {
@@ -34,7 +44,14 @@ class WeaveTest {
     Backend failing = byName().get("dev.weave.spi.TestBackends$Failing");
     assertThat(failing).isNotNull();
     assertThat(failing.available()).isFalse();
-    assertThat(failing.unavailabilityReason()).contains("failed to load").contains("libmissing.so");
+    assertThat(failing.unavailabilityReason())
+        .isEqualTo(
+            "packaging defect: failed to load: ServiceConfigurationError: dev.weave.spi.WeaveBackend:"
+                + " Provider dev.weave.spi.TestBackends$Failing could not be instantiated"
+                + " <- UnsatisfiedLinkError: simulated: libmissing.so not found");
+    assertThat(failing.unavailabilityCause())
+        .isInstanceOf(ServiceConfigurationError.class)
+        .hasRootCauseInstanceOf(UnsatisfiedLinkError.class);
     assertThat(Weave.registry().backendName()).isEqualTo("test-usable");
   }
 
@@ -70,7 +87,10 @@ class WeaveTest {
     assertThatThrownBy(() -> Weave.registry("test-error-while-loading"))
         .isInstanceOf(WeaveException.class)
         .hasMessageContaining("'test-error-while-loading' is unusable here")
-        .hasMessageContaining("simulated: the native side is broken");
+        .hasMessageContaining("simulated: the native side is broken")
+        .cause()
+        .isInstanceOf(InternalError.class)
+        .hasMessage("simulated: the native side is broken");
   }
 
   @Test
@@ -130,5 +150,42 @@ class WeaveTest {
     assertThatThrownBy(() -> Weave.registry(null))
         .isInstanceOf(NullPointerException.class)
         .hasMessageContaining("name");
+  }
+
+  /** Issue 19 §3: the Throwable behind a reason is listed and chained, not only its words. */
+  @Test
+  void theCauseIsListedAndChained() {
+    Backend loading = byName().get("test-error-while-loading");
+    assertThat(loading.unavailabilityCause())
+        .isInstanceOf(InternalError.class)
+        .hasMessage("simulated: the native side is broken");
+    assertThat(byName().get("test-usable").unavailabilityCause()).isNull();
+    assertThat(byName().get("test-unusable").unavailabilityCause())
+        .as("a backend written before unavailabilityCause() has none")
+        .isNull();
+    Backend reason =
+        byName().get("test-error-in-reason (dev.weave.spi.TestBackends$ErrorInReason)");
+    assertThat(reason.unavailabilityCause()).isInstanceOf(InternalError.class);
+    assertThatThrownBy(
+            () -> Weave.registry("test-error-in-reason (dev.weave.spi.TestBackends$ErrorInReason)"))
+        .isInstanceOf(WeaveException.class)
+        .hasCauseReference(reason.unavailabilityCause());
+    assertThatThrownBy(() -> Weave.registry("test-unusable"))
+        .isInstanceOf(WeaveException.class)
+        .hasNoCause();
+  }
+
+  @Test
+  void theBackendChosenIsLoggedAtDebugWithWhy() {
+    try (CapturedLog log = new CapturedLog()) {
+      Weave.registry();
+      Weave.registry();
+      System.setProperty(Weave.BACKEND_PROPERTY, "test-usable");
+      Weave.registry();
+      assertThat(log.messages(Level.FINE))
+          .containsExactly(
+              "using test-usable (priority 5); also usable: test-without-run-destructors",
+              "using test-usable: -Dweave.backend=test-usable");
+    }
   }
 }

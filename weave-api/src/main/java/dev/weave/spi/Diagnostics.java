@@ -1,18 +1,19 @@
 package dev.weave.spi;
 
+import java.lang.reflect.InvocationTargetException;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
 
 /**
  * How weave and its backends put native errors and failures into words: one errno-naming check for
  * the pthread functions, and one formatter for cause chains.
  */
 public final class Diagnostics {
-  /** Linux's values: weave's backends need Linux with glibc. */
-  static final int EAGAIN = 11;
-
-  static final int ENOMEM = 12;
-  static final int EINVAL = 22;
+  /** How the reason of a backend unusable because of a packaging defect starts. */
+  public static final String PACKAGING_DEFECT = "packaging defect: ";
 
   /** A reason or a message stays readable: longer cause chains are cut here. */
   static final int MAX_CAUSES_LENGTH = 1000;
@@ -29,25 +30,36 @@ public final class Diagnostics {
    */
   public static void check(int error, String function) {
     if (error != 0) {
-      throw new IllegalStateException(function + " failed: " + errnoName(error));
+      throw new IllegalStateException(
+          function + " failed: " + errnoName(Platform.current(), error));
     }
   }
 
   /**
-   * @return the errno's name, number and what it means for pthread keys, or "error N"
+   * @return the errno's name, number and what it means for pthread keys on {@code platform}, or
+   *     "error N"
    */
-  static String errnoName(int error) {
-    switch (error) {
-      case EAGAIN:
+  static String errnoName(Platform platform, int error) {
+    String name = platform.errnoName(error).orElse(null);
+    if (name == null) {
+      return "error " + error;
+    }
+    switch (name) {
+      case "EAGAIN":
         return "EAGAIN ("
             + error
-            + "): the process has used up its pthread keys (PTHREAD_KEYS_MAX, 1024 on glibc)";
-      case ENOMEM:
+            + "): the process has used up its pthread keys (PTHREAD_KEYS_MAX"
+            + platform
+                .pthreadKeys()
+                .map(keys -> " is " + keys.keyLimit() + " with " + platform.cLibrary())
+                .orElse("")
+            + ")";
+      case "ENOMEM":
         return "ENOMEM (" + error + "): out of memory";
-      case EINVAL:
+      case "EINVAL":
         return "EINVAL (" + error + "): the pthread key is invalid or was deleted";
       default:
-        return "error " + error;
+        return name + " (" + error + ")";
     }
   }
 
@@ -62,8 +74,7 @@ public final class Diagnostics {
    */
   public static String causes(Throwable failure) {
     StringBuilder text = new StringBuilder();
-    Map<Throwable, Boolean> seen = new IdentityHashMap<>();
-    for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+    for (Throwable t : chain(failure)) {
       Throwable cause = t.getCause();
       String message = t.getMessage();
       boolean addsNothing =
@@ -86,6 +97,58 @@ public final class Diagnostics {
       }
     }
     return text.toString();
+  }
+
+  /**
+   * Tells a packaging defect from a problem of the machine. A defect: a class, constructor or
+   * method of weave, a backend or its FFI library is missing or does not match the others (a {@link
+   * NoClassDefFoundError}, {@link ClassNotFoundException}, {@link NoSuchMethodException}, another
+   * {@link LinkageError}), or a provider could not be loaded ({@link ServiceConfigurationError}).
+   * Not one: a native library that cannot load ({@link UnsatisfiedLinkError}), a class file too new
+   * for this JDK ({@link UnsupportedClassVersionError}), native access denied ({@link
+   * IllegalCallerException}), a class whose initialization failed before, or whatever a backend's
+   * own code throws.
+   *
+   * @param failure what loading a backend threw, with its causes
+   * @return whether it is a packaging defect
+   */
+  public static boolean isPackagingDefect(Throwable failure) {
+    if (failure instanceof ServiceConfigurationError) {
+      return true; // a provider that cannot be loaded or made is broken, whatever the cause
+    }
+    for (Throwable t : chain(failure)) {
+      if (t instanceof UnsatisfiedLinkError
+          || t instanceof UnsupportedClassVersionError
+          || t instanceof IllegalCallerException) {
+        return false;
+      }
+    }
+    for (Throwable t : chain(failure)) {
+      if (t instanceof ServiceConfigurationError) {
+        return true;
+      } else if (t instanceof NoClassDefFoundError) {
+        // "Could not initialize class X": X's initializer failed earlier, and that was the cause
+        if (!String.valueOf(t.getMessage()).startsWith("Could not initialize class")) {
+          return true;
+        }
+      } else if (t instanceof LinkageError && !(t instanceof ExceptionInInitializerError)) {
+        return true;
+      } else if (t instanceof ReflectiveOperationException
+          && !(t instanceof InvocationTargetException)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A failure and its causes, outermost first, each once. */
+  private static List<Throwable> chain(Throwable failure) {
+    List<Throwable> chain = new ArrayList<>();
+    Map<Throwable, Boolean> seen = new IdentityHashMap<>();
+    for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+      chain.add(t);
+    }
+    return chain;
   }
 
   /**

@@ -8,6 +8,11 @@ import java.util.Optional;
  * not fail when its native side cannot load: it reports that through {@link
  * #unavailabilityReason()} instead. Most backends extend {@link LoadingBackend}: they implement
  * {@link NativePrimitives}, and the {@link Engine} holds the whole contract.
+ *
+ * <p><b>NOTE:</b> the constructor and every method but {@link #registry()} run during {@link
+ * dev.weave.Weave}'s discovery of the backends, before its list of them exists: a backend that
+ * calls {@code Weave} from them gets an {@link IllegalStateException} saying so, and is listed as
+ * unusable with it.
  */
 public interface WeaveBackend {
   /**
@@ -26,8 +31,19 @@ public interface WeaveBackend {
   Optional<String> unavailabilityReason();
 
   /**
+   * @return what was thrown that made this backend unusable, when something was (a native library
+   *     that failed to load, a missing class); empty when it is usable, or when {@link
+   *     #unavailabilityReason()} says all there is (an unverified platform, a JDK too old). The
+   *     default is empty, for backends written before this method.
+   */
+  default Optional<Throwable> unavailabilityCause() {
+    return Optional.empty();
+  }
+
+  /**
    * @return the one registry of this backend in this JVM
-   * @throws dev.weave.WeaveException if the backend is unavailable
+   * @throws dev.weave.WeaveException if the backend is unavailable, with {@link
+   *     #unavailabilityCause()} as its cause
    */
   DestructorRegistry registry();
 }

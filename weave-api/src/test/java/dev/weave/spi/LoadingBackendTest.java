@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.weave.WeaveException;
 import java.lang.reflect.InvocationTargetException;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import java.util.logging.Level;
 import org.junit.jupiter.api.Test;
 
 /** Issue 11, defect 7: whatever a provider throws becomes its reason, on every later call too. */
@@ -20,7 +22,15 @@ class LoadingBackendTest {
     private final Function<Throwable, String> explain;
 
     Scripted(Optional<String> precondition, LoadAction load, Function<Throwable, String> explain) {
-      super("scripted", 1);
+      this(null, precondition, load, explain);
+    }
+
+    Scripted(
+        Platform platform,
+        Optional<String> precondition,
+        LoadAction load,
+        Function<Throwable, String> explain) {
+      super("scripted", 1, platform);
       this.precondition = precondition;
       this.load = load;
       this.explain = explain;
@@ -191,5 +201,119 @@ class LoadingBackendTest {
     assertThat(backend.registry()).isSameAs(backend.registry());
     assertThat(backend.registry().backendName()).isEqualTo("scripted");
     assertThat(backend.loads).hasValue(1);
+  }
+
+  /** Contract rule 16: a platform weave's CI does not run on is refused by name, before loading. */
+  @Test
+  void anUnverifiedPlatformIsRefusedByNameBeforeAnythingLoads() {
+    for (Platform platform :
+        List.of(
+            PlatformTest.MACOS, PlatformTest.WINDOWS, PlatformTest.MUSL, PlatformTest.RISCV64)) {
+      Scripted backend =
+          new Scripted(platform, Optional.empty(), SimulatedPrimitives::new, String::valueOf);
+      assertUnusableOnEveryCall(backend, platform.toString(), null);
+      assertThat(backend.loads).hasValue(0);
+    }
+  }
+
+  @Test
+  void theUnverifiedFlagLetsPosixPlatformsThroughButNeverWindows() {
+    System.setProperty(Platform.UNVERIFIED_PROPERTY, "true");
+    try (CapturedLog log = new CapturedLog()) {
+      for (Platform platform :
+          List.of(PlatformTest.MACOS, PlatformTest.MUSL, PlatformTest.RISCV64)) {
+        Scripted backend =
+            new Scripted(platform, Optional.empty(), SimulatedPrimitives::new, String::valueOf);
+        assertThat(backend.unavailabilityReason()).as(platform.toString()).isEmpty();
+        assertThat(backend.loads).hasValue(1);
+      }
+      Scripted windows =
+          new Scripted(
+              PlatformTest.WINDOWS, Optional.empty(), SimulatedPrimitives::new, String::valueOf);
+      assertUnusableOnEveryCall(windows, "Windows x86-64", null);
+      assertThat(windows.loads).hasValue(0);
+    } finally {
+      System.clearProperty(Platform.UNVERIFIED_PROPERTY);
+    }
+  }
+
+  /** STYLE.md section 3: availability is proved by use, the same way for every backend. */
+  @Test
+  void primitivesThatFailTheProbeMakeTheBackendUnusable() {
+    Scripted wrongWord =
+        new Scripted(
+            Optional.empty(),
+            () ->
+                new BrokenPrimitives(new SimulatedPrimitives()) {
+                  @Override
+                  public long getWord(long address) {
+                    return super.getWord(address) ^ 1; // one bit off
+                  }
+                },
+            failure -> "explained: " + failure.getMessage());
+    assertThat(wrongWord.unavailabilityReason())
+        .hasValueSatisfying(
+            r -> assertThat(r).contains("failed their probe").contains("calloc'd memory"));
+    assertThat(wrongWord.unavailabilityCause()).containsInstanceOf(IllegalStateException.class);
+
+    SimulatedPrimitives keyKeeper = new SimulatedPrimitives();
+    Scripted lostKeyValue =
+        new Scripted(
+            Optional.empty(),
+            () ->
+                new BrokenPrimitives(keyKeeper) {
+                  @Override
+                  public void setKey(long key, long value) {} // drops every value
+                },
+            failure -> "explained: " + failure.getMessage());
+    assertThat(lostKeyValue.unavailabilityReason())
+        .hasValueSatisfying(r -> assertThat(r).contains("after setKey"));
+    assertThat(keyKeeper.liveBlocks()).as("the probe frees its block").isZero();
+  }
+
+  /** Issue 19 §3: a packaging defect is logged at WARNING and said to be one; the rest is not. */
+  @Test
+  void aPackagingDefectIsLoggedAtWarningAndNamedAsOne() {
+    NoClassDefFoundError missing = new NoClassDefFoundError("dev/weave/scripted/Primitives");
+    try (CapturedLog log = new CapturedLog()) {
+      Scripted backend =
+          new Scripted(
+              Optional.empty(),
+              () -> {
+                throw missing;
+              },
+              failure -> "explained: " + failure.getMessage());
+      assertUnusableOnEveryCall(
+          backend, "packaging defect: explained: dev/weave/scripted/Primitives", missing);
+      assertThat(log.records(Level.WARNING))
+          .singleElement()
+          .satisfies(
+              r -> {
+                assertThat(r.getMessage())
+                    .isEqualTo(
+                        "weave backend 'scripted' is unusable here: packaging defect: explained:"
+                            + " dev/weave/scripted/Primitives");
+                assertThat(r.getThrown()).isSameAs(missing);
+              });
+    }
+  }
+
+  @Test
+  void aProblemOfTheMachineIsLoggedAtDebugOnly() {
+    UnsatisfiedLinkError error = new UnsatisfiedLinkError("simulated: libmissing.so");
+    try (CapturedLog log = new CapturedLog()) {
+      Scripted backend =
+          new Scripted(
+              Optional.empty(),
+              () -> {
+                throw error;
+              },
+              failure -> "explained: " + failure.getMessage());
+      assertThat(backend.unavailabilityReason()).contains("explained: simulated: libmissing.so");
+      assertThat(log.records(Level.WARNING)).isEmpty();
+      assertThat(log.records(Level.FINE))
+          .singleElement()
+          .satisfies(r -> assertThat(r.getThrown()).isSameAs(error));
+    }
   }
 }

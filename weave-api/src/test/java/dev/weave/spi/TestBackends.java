@@ -238,4 +238,27 @@ public final class TestBackends {
       return REGISTRY;
     }
   }
+
+  /** Breaks WeaveBackend's note: its name() calls Weave, during discovery. */
+  public static final class CallsWeave implements WeaveBackend {
+    @Override
+    public String name() {
+      return "test-calls-weave " + dev.weave.Weave.backends().size();
+    }
+
+    @Override
+    public int priority() {
+      return 2;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+      return Optional.empty();
+    }
+
+    @Override
+    public DestructorRegistry registry() {
+      throw new AssertionError("registry() of a backend whose name() threw was called");
+    }
+  }
 }

@@ -5,6 +5,7 @@ import dev.weave.spi.Diagnostics;
 import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.Platform;
 import dev.weave.spi.WeaveBackend;
 import java.util.Optional;
 
@@ -22,6 +23,11 @@ public final class FfmBackend extends LoadingBackend {
   /** For {@link java.util.ServiceLoader}; loads nothing native. */
   public FfmBackend() {
     super(NAME, 30);
+  }
+
+  /** Judges availability by {@code platform} instead of this one: for tests. */
+  FfmBackend(Platform platform) {
+    super(NAME, 30, platform);
   }
 
   @Override

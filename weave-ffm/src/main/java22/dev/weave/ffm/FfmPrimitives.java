@@ -7,6 +7,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.Platform;
+import dev.weave.spi.Platform.PthreadKeys;
 import dev.weave.spi.ThreadDeathHandler;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -70,21 +72,29 @@ public final class FfmPrimitives implements NativePrimitives {
   private static final MethodHandle CALLOC =
       downcall("calloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG));
   private static final MethodHandle FREE = downcall("free", DESTRUCTOR);
+
+  /** {@code pthread_key_t}: 4 bytes on glibc and musl, 8 on macOS; weave passes keys as long. */
+  private static final PthreadKeys KEYS = Platform.current().requirePthreadKeys();
+
+  private static final ValueLayout KEY = KEYS.keyBytes() == Long.BYTES ? JAVA_LONG : JAVA_INT;
+
   private static final MethodHandle KEY_CREATE =
       downcall("pthread_key_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
   private static final MethodHandle KEY_DELETE =
-      downcall("pthread_key_delete", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+      keyAsLong(downcall("pthread_key_delete", FunctionDescriptor.of(JAVA_INT, KEY)));
   // Critical: short calls that never block or call back, on every register and unregister.
   private static final MethodHandle GET_SPECIFIC =
-      downcall(
-          "pthread_getspecific",
-          FunctionDescriptor.of(ADDRESS, JAVA_INT),
-          Linker.Option.critical(false));
+      keyAsLong(
+          downcall(
+              "pthread_getspecific",
+              FunctionDescriptor.of(ADDRESS, KEY),
+              Linker.Option.critical(false)));
   private static final MethodHandle SET_SPECIFIC =
-      downcall(
-          "pthread_setspecific",
-          FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS),
-          Linker.Option.critical(false));
+      keyAsLong(
+          downcall(
+              "pthread_setspecific",
+              FunctionDescriptor.of(JAVA_INT, KEY, ADDRESS),
+              Linker.Option.critical(false)));
   private static final MethodHandle CALL_DESTRUCTOR = LINKER.downcallHandle(DESTRUCTOR);
   private static final MethodHandle THREAD_DIED;
 
@@ -184,10 +194,12 @@ public final class FfmPrimitives implements NativePrimitives {
 
   private static long createKey(MemorySegment destructor) {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment key = arena.allocate(JAVA_INT);
+      MemorySegment key = arena.allocate(KEY);
       int error = (int) KEY_CREATE.invokeExact(key, destructor);
       Diagnostics.check(error, "pthread_key_create");
-      return Integer.toUnsignedLong(key.get(JAVA_INT, 0));
+      return KEY == JAVA_LONG
+          ? key.get(JAVA_LONG, 0)
+          : Integer.toUnsignedLong(key.get(JAVA_INT, 0));
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -229,7 +241,7 @@ public final class FfmPrimitives implements NativePrimitives {
   public long getKey(long key) {
     markAttachmentSeen();
     try {
-      return ((MemorySegment) GET_SPECIFIC.invokeExact((int) key)).address();
+      return ((MemorySegment) GET_SPECIFIC.invokeExact(fit(key))).address();
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -240,7 +252,7 @@ public final class FfmPrimitives implements NativePrimitives {
     markAttachmentSeen();
     int error;
     try {
-      error = (int) SET_SPECIFIC.invokeExact((int) key, MemorySegment.ofAddress(value));
+      error = (int) SET_SPECIFIC.invokeExact(fit(key), MemorySegment.ofAddress(value));
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -251,7 +263,7 @@ public final class FfmPrimitives implements NativePrimitives {
   public void deleteKey(long key) {
     int error;
     try {
-      error = (int) KEY_DELETE.invokeExact((int) key);
+      error = (int) KEY_DELETE.invokeExact(fit(key));
     } catch (Throwable t) {
       throw rethrow(t);
     }
@@ -351,20 +363,20 @@ public final class FfmPrimitives implements NativePrimitives {
   }
 
   private static Path libjvm() {
+    String file = Platform.current().libjvmFileName();
     Path lib = Path.of(System.getProperty("java.home"), "lib");
     for (String variant : new String[] {"server", "client", "zero", "minimal"}) {
-      Path candidate = lib.resolve(variant).resolve("libjvm.so");
+      Path candidate = lib.resolve(variant).resolve(file);
       if (Files.exists(candidate)) {
         return candidate;
       }
     }
-    try (Stream<Path> found =
-        Files.find(lib, 2, (path, attributes) -> path.endsWith("libjvm.so"))) {
+    try (Stream<Path> found = Files.find(lib, 2, (path, attributes) -> path.endsWith(file))) {
       return found
           .findFirst()
-          .orElseThrow(() -> new IllegalStateException("no libjvm.so under " + lib));
+          .orElseThrow(() -> new IllegalStateException("no " + file + " under " + lib));
     } catch (java.io.IOException e) {
-      throw new IllegalStateException("no libjvm.so under " + lib, e);
+      throw new IllegalStateException("no " + file + " under " + lib, e);
     }
   }
 
@@ -372,6 +384,20 @@ public final class FfmPrimitives implements NativePrimitives {
       String name, FunctionDescriptor descriptor, Linker.Option... options) {
     return LINKER.downcallHandle(
         LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), descriptor, options);
+  }
+
+  /**
+   * A handle whose first parameter, a {@code pthread_key_t}, is taken as a long: {@link #fit} has
+   * checked that the key fits the platform's width.
+   */
+  private static MethodHandle keyAsLong(MethodHandle handle) {
+    return MethodHandles.explicitCastArguments(
+        handle, handle.type().changeParameterType(0, long.class));
+  }
+
+  /** The key, checked to fit a 4-byte {@code pthread_key_t} where keys are 4 bytes. */
+  private static long fit(long key) {
+    return KEY == JAVA_LONG ? key : KEYS.narrow(key);
   }
 
   private static RuntimeException rethrow(Throwable t) {

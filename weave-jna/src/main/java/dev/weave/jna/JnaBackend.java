@@ -5,6 +5,7 @@ import dev.weave.spi.Diagnostics;
 import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.Platform;
 import dev.weave.spi.WeaveBackend;
 import java.util.Optional;
 
@@ -21,6 +22,11 @@ public final class JnaBackend extends LoadingBackend {
   /** For {@link java.util.ServiceLoader}; loads nothing native. */
   public JnaBackend() {
     super(NAME, 10);
+  }
+
+  /** Judges availability by {@code platform} instead of this one: for tests. */
+  JnaBackend(Platform platform) {
+    super(NAME, 10, platform);
   }
 
   @Override

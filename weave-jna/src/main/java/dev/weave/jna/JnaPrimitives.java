@@ -8,6 +8,8 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.Platform;
+import dev.weave.spi.Platform.PthreadKeys;
 import dev.weave.spi.ThreadDeathHandler;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -54,9 +56,15 @@ public final class JnaPrimitives implements NativePrimitives {
   /** Native destructors by address: a program has few, and JNA's Function is costly to make. */
   private final Map<Long, Function> functions = new ConcurrentHashMap<>();
 
+  /** {@code pthread_key_t}: 4 bytes on glibc and musl, 8 on macOS; weave passes keys as long. */
+  private static final PthreadKeys KEYS = Platform.current().requirePthreadKeys();
+
+  private static final boolean WIDE_KEYS = KEYS.keyBytes() == Long.BYTES;
+
   static {
     NativeLibrary process = NativeLibrary.getProcess();
     Native.register(Libc.class, process);
+    Native.register(WIDE_KEYS ? WideKeys.class : Keys.class, process);
     FREE_FUNCTION = Pointer.nativeValue(process.getFunction("free"));
   }
 
@@ -109,8 +117,13 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public long createKey(long destructorFunction) {
+    if (WIDE_KEYS) {
+      long[] key = new long[1];
+      Diagnostics.check(WideKeys.pthread_key_create(key, destructorFunction), "pthread_key_create");
+      return key[0];
+    }
     int[] key = new int[1];
-    Diagnostics.check(Libc.pthread_key_create(key, destructorFunction), "pthread_key_create");
+    Diagnostics.check(Keys.pthread_key_create(key, destructorFunction), "pthread_key_create");
     return Integer.toUnsignedLong(key[0]);
   }
 
@@ -129,17 +142,25 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public long getKey(long key) {
-    return Libc.pthread_getspecific((int) key);
+    return WIDE_KEYS
+        ? WideKeys.pthread_getspecific(key)
+        : Keys.pthread_getspecific(KEYS.narrow(key));
   }
 
   @Override
   public void setKey(long key, long value) {
-    Diagnostics.check(Libc.pthread_setspecific((int) key, value), "pthread_setspecific");
+    int error =
+        WIDE_KEYS
+            ? WideKeys.pthread_setspecific(key, value)
+            : Keys.pthread_setspecific(KEYS.narrow(key), value);
+    Diagnostics.check(error, "pthread_setspecific");
   }
 
   @Override
   public void deleteKey(long key) {
-    Diagnostics.check(Libc.pthread_key_delete((int) key), "pthread_key_delete");
+    int error =
+        WIDE_KEYS ? WideKeys.pthread_key_delete(key) : Keys.pthread_key_delete(KEYS.narrow(key));
+    Diagnostics.check(error, "pthread_key_delete");
   }
 
   @Override
@@ -155,6 +176,11 @@ public final class JnaPrimitives implements NativePrimitives {
 
     static native void free(long address);
 
+    private Libc() {}
+  }
+
+  /** The pthread key functions where {@code pthread_key_t} is 4 bytes; bound only there. */
+  private static final class Keys {
     static native int pthread_key_create(int[] key, long destructor);
 
     static native int pthread_key_delete(int key);
@@ -163,7 +189,20 @@ public final class JnaPrimitives implements NativePrimitives {
 
     static native int pthread_setspecific(int key, long value);
 
-    private Libc() {}
+    private Keys() {}
+  }
+
+  /** The pthread key functions where {@code pthread_key_t} is 8 bytes; bound only there. */
+  private static final class WideKeys {
+    static native int pthread_key_create(long[] key, long destructor);
+
+    static native int pthread_key_delete(long key);
+
+    static native long pthread_getspecific(long key);
+
+    static native int pthread_setspecific(long key, long value);
+
+    private WideKeys() {}
   }
 
   /**

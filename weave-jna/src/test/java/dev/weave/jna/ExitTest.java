@@ -63,6 +63,9 @@ class ExitTest {
     assertTrue(result.stdout.contains("jna available=false"), result::toString);
     assertTrue(result.stdout.contains("registry(jna) threw WeaveException"), result::toString);
     assertFalse(result.stdout.contains("reason=null"), result::toString);
+    // a native library that cannot load is this machine's problem, not a packaging defect
+    assertFalse(result.stdout.contains("packaging defect"), result::toString);
+    assertFalse(result.stderr.contains("packaging defect"), result::toString);
   }
 
   @Test
@@ -73,9 +76,15 @@ class ExitTest {
         run(List.of(), String.join(File.pathSeparator, withoutJna), ReportBackends.class);
     assertEquals(0, result.status, result::toString);
     assertTrue(
-        result.stdout.contains("jna available=false reason=needs JNA (net.java.dev.jna:jna 5.x)"),
+        result.stdout.contains(
+            "jna available=false reason=packaging defect: needs JNA (net.java.dev.jna:jna 5.x)"),
         result::toString);
     assertTrue(result.stdout.contains("com/sun/jna"), result::toString);
+    // issue 19 §3: a packaging defect is logged at WARNING (java.util.logging's console format)
+    assertTrue(
+        result.stderr.contains(
+            "WARNING: weave backend 'jna' is unusable here: packaging defect: needs JNA"),
+        result::toString);
     assertTrue(result.stdout.contains("registry(jna) threw WeaveException"), result::toString);
   }
 

@@ -4,9 +4,11 @@ import jnr.ffi.annotations.Delegate;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.byref.IntByReference;
+import jnr.ffi.byref.LongLongByReference;
 import jnr.ffi.types.intptr_t;
 import jnr.ffi.types.size_t;
 import jnr.ffi.types.u_int32_t;
+import jnr.ffi.types.u_int64_t;
 
 /**
  * What jnr-ffi binds for {@link JnrPrimitives}. The interfaces are public (jnr-ffi's generated
@@ -16,7 +18,7 @@ import jnr.ffi.types.u_int32_t;
 final class Bindings {
   private Bindings() {}
 
-  /** The functions of libc weave needs; jnr-ffi declares none of them. */
+  /** The memory functions of libc weave needs; jnr-ffi declares none of them. */
   public interface LibC {
     @IgnoreError
     @intptr_t
@@ -24,7 +26,10 @@ final class Bindings {
 
     @IgnoreError
     void free(@intptr_t long address);
+  }
 
+  /** The pthread key functions where {@code pthread_key_t} is 4 bytes; bound only there. */
+  public interface Keys {
     @IgnoreError
     int pthread_key_create(@Out IntByReference key, @intptr_t long destructor);
 
@@ -37,6 +42,22 @@ final class Bindings {
 
     @IgnoreError
     int pthread_setspecific(@u_int32_t int key, @intptr_t long value);
+  }
+
+  /** The pthread key functions where {@code pthread_key_t} is 8 bytes; bound only there. */
+  public interface WideKeys {
+    @IgnoreError
+    int pthread_key_create(@Out LongLongByReference key, @intptr_t long destructor);
+
+    @IgnoreError
+    int pthread_key_delete(@u_int64_t long key);
+
+    @IgnoreError
+    @intptr_t
+    long pthread_getspecific(@u_int64_t long key);
+
+    @IgnoreError
+    int pthread_setspecific(@u_int64_t long key, @intptr_t long value);
   }
 
   /** A pthread key destructor, {@code void (*)(void*)}, implemented in Java. */

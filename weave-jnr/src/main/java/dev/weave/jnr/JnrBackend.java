@@ -5,6 +5,7 @@ import dev.weave.spi.Diagnostics;
 import dev.weave.spi.LoadingBackend;
 import dev.weave.spi.NativeAccess;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.Platform;
 import dev.weave.spi.WeaveBackend;
 
 /**
@@ -21,6 +22,11 @@ public final class JnrBackend extends LoadingBackend {
   /** For {@link java.util.ServiceLoader}; loads nothing native. */
   public JnrBackend() {
     super(NAME, 20);
+  }
+
+  /** Judges availability by {@code platform} instead of this one: for tests. */
+  JnrBackend(Platform platform) {
+    super(NAME, 20, platform);
   }
 
   @Override

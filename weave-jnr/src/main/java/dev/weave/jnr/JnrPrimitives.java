@@ -6,9 +6,13 @@ import com.kenai.jffi.Invoker;
 import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
 import dev.weave.jnr.Bindings.KeyDestructor;
+import dev.weave.jnr.Bindings.Keys;
 import dev.weave.jnr.Bindings.LibC;
+import dev.weave.jnr.Bindings.WideKeys;
 import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.Platform;
+import dev.weave.spi.Platform.PthreadKeys;
 import dev.weave.spi.ThreadDeathHandler;
 import java.nio.ByteBuffer;
 import java.util.Objects;
@@ -19,6 +23,7 @@ import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.Delegate;
 import jnr.ffi.byref.IntByReference;
+import jnr.ffi.byref.LongLongByReference;
 
 /**
  * libc through jnr-ffi: calloc, free and the pthread key functions bound with {@link
@@ -52,7 +57,17 @@ public final class JnrPrimitives implements NativePrimitives {
   }
 
   private static final Runtime RUNTIME = Runtime.getSystemRuntime();
-  private static final LibC LIBC = loadLibc();
+  private static final LibC LIBC = loadLibc(LibC.class);
+
+  /** {@code pthread_key_t}: 4 bytes on glibc and musl, 8 on macOS; weave passes keys as long. */
+  private static final PthreadKeys KEYS = Platform.current().requirePthreadKeys();
+
+  private static final boolean WIDE_KEYS = KEYS.keyBytes() == Long.BYTES;
+
+  /** One of the two is bound, for the platform's width. */
+  private static final Keys KEY_FUNCTIONS = WIDE_KEYS ? null : loadLibc(Keys.class);
+
+  private static final WideKeys WIDE_KEY_FUNCTIONS = WIDE_KEYS ? loadLibc(WideKeys.class) : null;
 
   /**
    * All of memory, from address 0: {@code MEMORY.getLong(address)} reads the word at {@code
@@ -121,8 +136,15 @@ public final class JnrPrimitives implements NativePrimitives {
 
   @Override
   public long createKey(long destructorFunction) {
+    if (WIDE_KEYS) {
+      LongLongByReference key = new LongLongByReference();
+      Diagnostics.check(
+          WIDE_KEY_FUNCTIONS.pthread_key_create(key, destructorFunction), "pthread_key_create");
+      return key.longValue();
+    }
     IntByReference key = new IntByReference();
-    Diagnostics.check(LIBC.pthread_key_create(key, destructorFunction), "pthread_key_create");
+    Diagnostics.check(
+        KEY_FUNCTIONS.pthread_key_create(key, destructorFunction), "pthread_key_create");
     return Integer.toUnsignedLong(key.intValue());
   }
 
@@ -139,17 +161,27 @@ public final class JnrPrimitives implements NativePrimitives {
 
   @Override
   public long getKey(long key) {
-    return LIBC.pthread_getspecific((int) key);
+    return WIDE_KEYS
+        ? WIDE_KEY_FUNCTIONS.pthread_getspecific(key)
+        : KEY_FUNCTIONS.pthread_getspecific(KEYS.narrow(key));
   }
 
   @Override
   public void setKey(long key, long value) {
-    Diagnostics.check(LIBC.pthread_setspecific((int) key, value), "pthread_setspecific");
+    int error =
+        WIDE_KEYS
+            ? WIDE_KEY_FUNCTIONS.pthread_setspecific(key, value)
+            : KEY_FUNCTIONS.pthread_setspecific(KEYS.narrow(key), value);
+    Diagnostics.check(error, "pthread_setspecific");
   }
 
   @Override
   public void deleteKey(long key) {
-    Diagnostics.check(LIBC.pthread_key_delete((int) key), "pthread_key_delete");
+    int error =
+        WIDE_KEYS
+            ? WIDE_KEY_FUNCTIONS.pthread_key_delete(key)
+            : KEY_FUNCTIONS.pthread_key_delete(KEYS.narrow(key));
+    Diagnostics.check(error, "pthread_key_delete");
   }
 
   @Override
@@ -200,8 +232,8 @@ public final class JnrPrimitives implements NativePrimitives {
    * The process's default symbol scope first (where an interposed malloc, and on glibc before 2.34
    * the pthread functions of libpthread, are found), then libc itself.
    */
-  private static LibC loadLibc() {
-    return LibraryLoader.create(LibC.class)
+  private static <T> T loadLibc(Class<T> functions) {
+    return LibraryLoader.create(functions)
         .library(LibraryLoader.DEFAULT_LIBRARY)
         .library("c")
         .failImmediately()

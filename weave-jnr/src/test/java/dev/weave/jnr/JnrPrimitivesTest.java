@@ -149,4 +149,24 @@ class JnrPrimitivesTest {
     Fixtures.awaitNoOsThreadNamed("jnr-deleted-key", "the thread with the deleted key");
     assertEquals(0, deletedCalls.get(), "a deleted key's callback ran");
   }
+
+  /**
+   * Issue 18: keys travel as long and are narrowed only by the platform's width; a key that does
+   * not fit glibc's 4-byte {@code pthread_key_t} is refused, not cut to one that does.
+   */
+  @Test
+  void aKeyWiderThanThePlatformsPthreadKeyIsRefusedNotTruncated() {
+    long key = primitives.createKey(0);
+    try {
+      primitives.setKey(key, 42);
+      long wide = key | (1L << 32);
+      assertThrows(IllegalArgumentException.class, () -> primitives.getKey(wide));
+      assertThrows(IllegalArgumentException.class, () -> primitives.setKey(wide, 7));
+      assertThrows(IllegalArgumentException.class, () -> primitives.deleteKey(wide));
+      assertEquals(42, primitives.getKey(key));
+      primitives.setKey(key, 0);
+    } finally {
+      primitives.deleteKey(key);
+    }
+  }
 }

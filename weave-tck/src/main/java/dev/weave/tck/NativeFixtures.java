@@ -6,6 +6,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
+import dev.weave.spi.Platform;
 import java.lang.ref.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.LockSupport;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * The TCK's own native tools, on JNA so that they work on every JDK the TCK runs on and with any
@@ -27,9 +29,6 @@ public final class NativeFixtures {
    * {@link #SIGEMPTYSET}.
    */
   private static final int SEM_T_BYTES = 128;
-
-  private static final long SYS_GETTID_X86_64 = 186;
-  private static final long SYS_GETTID_AARCH64 = 178;
 
   /** {@code void sem_post(sem_t*)}, usable as a native destructor. */
   public static final long SEM_POST = address("sem_post");
@@ -51,7 +50,7 @@ public final class NativeFixtures {
    */
   public static final long UNLINK = address("unlink");
 
-  /** glibc's {@code M_PERTURB} option of {@code mallopt}. */
+  /** glibc's {@code M_PERTURB} option of {@code mallopt}: a glibc-only fixture. */
   private static final int M_PERTURB = -6;
 
   /** The byte glibc fills freed memory with once {@link #perturbFreedMemory()} has run. */
@@ -145,10 +144,26 @@ public final class NativeFixtures {
   /**
    * Makes glibc fill every block it frees from now on with {@link #PERTURB_BYTE} ({@code
    * mallopt(M_PERTURB)}, as {@code MALLOC_PERTURB_} does from the start), so that a cell read after
-   * its memory was freed shows a value nobody set, instead of its old value.
+   * its memory was freed shows a value nobody set, instead of its old value. A glibc-only fixture:
+   * elsewhere it does nothing, and a case that relies on it calls {@link #assumeGlibc(String)}.
    */
   public static void perturbFreedMemory() {
-    LIBC.getFunction("mallopt").invokeInt(new Object[] {M_PERTURB, PERTURB_BYTE});
+    if (Platform.current().cLibrary() == Platform.CLibrary.GLIBC) {
+      LIBC.getFunction("mallopt").invokeInt(new Object[] {M_PERTURB, PERTURB_BYTE});
+    }
+  }
+
+  /**
+   * Skips the calling case off glibc, with the reason: for cases that rely on a glibc-only fixture
+   * ({@code mallinfo2}, {@code M_PERTURB} or {@code MALLOC_PERTURB_}).
+   *
+   * @param fixture what the case relies on, for the reason
+   */
+  public static void assumeGlibc(String fixture) {
+    Platform platform = Platform.current();
+    Assumptions.assumeTrue(
+        platform.cLibrary() == Platform.CLibrary.GLIBC,
+        () -> "glibc-only fixture: " + fixture + "; this is " + platform);
   }
 
   /**
@@ -187,11 +202,17 @@ public final class NativeFixtures {
   }
 
   /**
-   * @return the calling thread's OS thread id
+   * @return the calling thread's OS thread id ({@code syscall(SYS_gettid)}, its number from {@link
+   *     Platform#gettidSyscall()})
+   * @throws IllegalStateException naming the platform, where weave has no {@code gettid} number
    */
   public static long osThreadId() {
-    String arch = System.getProperty("os.arch");
-    long number = arch.equals("aarch64") ? SYS_GETTID_AARCH64 : SYS_GETTID_X86_64;
+    Platform platform = Platform.current();
+    long number =
+        platform
+            .gettidSyscall()
+            .orElseThrow(
+                () -> new IllegalStateException("no gettid system call number for " + platform));
     return LIBC.getFunction("syscall").invokeLong(new Object[] {number});
   }
 
@@ -258,10 +279,14 @@ public final class NativeFixtures {
   }
 
   /**
+   * A glibc-only fixture: elsewhere it skips the calling case, with that reason ({@link
+   * #assumeGlibc(String)}).
+   *
    * @return bytes of C heap in use (glibc {@code mallinfo2}: allocated small blocks plus mmapped
    *     ones)
    */
   public static long heapInUse() {
+    assumeGlibc("mallinfo2");
     MallInfo2 info =
         (MallInfo2) LIBC.getFunction("mallinfo2").invoke(MallInfo2.class, new Object[0]);
     return info.uordblks + info.hblkhd;
