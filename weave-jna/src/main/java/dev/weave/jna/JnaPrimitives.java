@@ -8,11 +8,13 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.SharedLibrary;
 import dev.weave.spi.ThreadDeathHandler;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -140,6 +142,12 @@ public final class JnaPrimitives implements NativePrimitives {
   @Override
   public void deleteKey(long key) {
     Diagnostics.check(Libc.pthread_key_delete((int) key), "pthread_key_delete");
+  }
+
+  /** Opens weave's native walker with JNA's {@code NativeLibrary}. */
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    return Optional.of(JnaLibrary::load);
   }
 
   @Override

@@ -9,9 +9,11 @@ import dev.weave.jnr.Bindings.KeyDestructor;
 import dev.weave.jnr.Bindings.LibC;
 import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
+import dev.weave.spi.SharedLibrary;
 import dev.weave.spi.ThreadDeathHandler;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import jnr.ffi.LibraryLoader;
@@ -150,6 +152,12 @@ public final class JnrPrimitives implements NativePrimitives {
   @Override
   public void deleteKey(long key) {
     Diagnostics.check(LIBC.pthread_key_delete((int) key), "pthread_key_delete");
+  }
+
+  /** Opens weave's native walker with jffi's {@code Library}. */
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    return Optional.of(JnrLibrary::load);
   }
 
   @Override
