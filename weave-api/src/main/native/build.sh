@@ -99,6 +99,7 @@ check_glibc() {
       echo "  $version:" ${symbols:-"(no symbol: a version the linker requires)"} >&2
     done
     echo "  Get such functions from Java as function pointers instead (walker/weave_walker.h)." >&2
+    rm -f "$lib"
     exit 1
   fi
   echo "$highest"
@@ -112,6 +113,7 @@ check_exports() {
     awk '$7 != "UND" && $7 != "Ndx" && $8 != "" && $4 != "SECTION" && $8 !~ /^weave_walker_/ { print $8 }')
   if [ -n "$others" ]; then
     echo "build.sh: ERROR: $lib exports more than weave_walker_*:" $others >&2
+    rm -f "$lib"
     exit 1
   fi
 }
