@@ -125,19 +125,18 @@ build_library() {
   rm -f "$manifest"
   for platform in $platforms; do
     rm -f "$native/$platform/$name"
+    rmdir "$native/$platform" 2>/dev/null || true
   done
   if ! command -v "$cc" >/dev/null 2>&1; then
-    echo "build.sh: WARNING: no C compiler '$cc' on the PATH: weave-api ships no native walker for this machine"
+    echo "build.sh: WARNING: no C compiler '$cc' on the PATH"
   elif [ -z "$host" ]; then
-    echo "build.sh: WARNING: $cc builds for $("$cc" -dumpmachine), not Linux x86-64 or aarch64 with glibc: no walker is built with it"
+    echo "build.sh: WARNING: $cc builds for $("$cc" -dumpmachine), not Linux x86-64 or aarch64 with glibc"
   fi
   built=
   for platform in $platforms; do
     compiler=$(compiler_for "$platform")
     if [ -z "$compiler" ]; then
-      if [ -n "$host" ]; then
-        echo "build.sh: WARNING: no $(cpu "$platform")-linux-gnu-gcc on the PATH: weave-api ships no $platform walker (Debian: apt-get install gcc-$(cpu "$platform")-linux-gnu)"
-      fi
+      echo "build.sh: WARNING: no $(cpu "$platform")-linux-gnu-gcc on the PATH: weave-api ships no $platform walker (Debian: apt-get install gcc-$(cpu "$platform")-linux-gnu)"
       continue
     fi
     lib=$native/$platform/$name
@@ -164,7 +163,8 @@ run_tests() {
   for platform in $platforms; do
     lib=$native/$platform/$name
     if [ ! -f "$lib" ]; then
-      continue # build_library said why
+      echo "build.sh: no $platform library was built: its C tests are skipped"
+      continue
     fi
     compiler=$(compiler_for "$platform")
     if [ -z "$compiler" ]; then
