@@ -219,9 +219,9 @@ public final class WalkerLibrary {
               + resource
               + " into "
               + workdir
-              + " (-D"
+              + " (set -D"
               + WORKDIR_PROPERTY
-              + " names a writable directory): "
+              + " to a writable directory): "
               + Diagnostics.causes(e));
     } finally {
       if (directory != null) {

@@ -225,7 +225,7 @@ class WalkerLibraryTest {
             + LIBRARY
             + " into "
             + work
-            + " (-Dweave.native.workdir names a writable");
+            + " (set -Dweave.native.workdir to a writable directory): ");
     assertThat(Files.readString(work)).isEqualTo("a file, not a directory");
   }
 
