@@ -12,8 +12,9 @@
  *
  * OLD GLIBC. The library may need no glibc symbol version above GLIBC_2.3.2 (x86-64) or
  * GLIBC_2.17 (aarch64), and build.sh fails the build if it does. Built on Debian 12, a call to
- * pthread_key_*, pthread_create or sem_* needs GLIBC_2.34, so the walker gets such functions from
- * Java as function pointers instead of calling them.
+ * pthread_key_*, pthread_getspecific/setspecific, pthread_create, sem_* or dlsym needs GLIBC_2.34,
+ * so the walker gets such functions from Java as function pointers instead of calling them
+ * (dev.weave.spi.SharedLibrary.Loader#libcFunction finds them).
  *
  * LIFETIME. Linked with -z nodelete: once loaded it stays mapped whatever the FFI library does
  * when its handle is closed or collected, since a pthread key destructor may point into it until

@@ -30,10 +30,12 @@ public interface SharedLibrary {
   LongUnaryOperator function(String symbol);
 
   /**
-   * Loads a shared library through a backend's FFI library ({@link
-   * NativePrimitives#libraryLoader()}).
+   * How a backend's FFI library links weave's native code ({@link
+   * NativePrimitives#libraryLoader()}): it loads weave's libraries, and finds the C library's
+   * functions for them. Built on Debian 12, a library that calls {@code pthread_setspecific},
+   * {@code pthread_key_create}, {@code sem_post} or even {@code dlsym} itself needs glibc 2.34, so
+   * weave's libraries are handed such functions' addresses from Java instead.
    */
-  @FunctionalInterface
   interface Loader {
     /**
      * @param file the absolute path of the library; it is deleted once this returns, so this must
@@ -43,5 +45,12 @@ public interface SharedLibrary {
      *     walker, and says why
      */
     SharedLibrary load(Path file) throws Exception;
+
+    /**
+     * @param name a function of the C library
+     * @return its address, as this process's dynamic linker finds it by default
+     * @throws UnsatisfiedLinkError if there is none
+     */
+    long libcFunction(String name);
   }
 }

@@ -18,10 +18,11 @@ final class NoexecProbe {
     NativePrimitives primitives =
         WalkerLibraryTest.primitives(
             Optional.of(
-                file -> {
-                  System.load(file.toString());
-                  return WalkerLibraryTest.library(WalkerLibrary.ABI_VERSION);
-                }));
+                WalkerLibraryTest.loader(
+                    file -> {
+                      System.load(file.toString());
+                      return WalkerLibraryTest.library(WalkerLibrary.ABI_VERSION);
+                    })));
     for (String directory : directories) {
       System.setProperty(WalkerLibrary.WORKDIR_PROPERTY, directory);
       WalkerChoice choice = WalkerLibrary.load("probe", primitives);

@@ -44,7 +44,13 @@ class WalkerLibraryTest {
   private Path mountTable;
 
   /** What the loader does with the extracted file; the default loads a library of ABI 1. */
-  private SharedLibrary.Loader loader;
+  private Load loader;
+
+  /** {@link SharedLibrary.Loader#load}, as a lambda. */
+  @FunctionalInterface
+  interface Load {
+    SharedLibrary load(Path file) throws Exception;
+  }
 
   private final List<Path> loaded = new ArrayList<>();
   private final Logger logger = Logger.getLogger("dev.weave");
@@ -376,11 +382,27 @@ class WalkerLibraryTest {
   private NativePrimitives primitives() {
     return primitives(
         Optional.of(
-            file -> {
-              loaded.add(file);
-              assertThat(file).exists();
-              return loader.load(file);
-            }));
+            loader(
+                file -> {
+                  loaded.add(file);
+                  assertThat(file).exists();
+                  return loader.load(file);
+                })));
+  }
+
+  /** A loader that loads with {@code load} and finds no C library function. */
+  static SharedLibrary.Loader loader(Load load) {
+    return new SharedLibrary.Loader() {
+      @Override
+      public SharedLibrary load(Path file) throws Exception {
+        return load.load(file);
+      }
+
+      @Override
+      public long libcFunction(String name) {
+        throw new UnsupportedOperationException(name);
+      }
+    };
   }
 
   /** Primitives whose only working method is {@link NativePrimitives#libraryLoader()}. */

@@ -26,10 +26,26 @@ final class FfmLibrary implements SharedLibrary {
     this.symbols = symbols;
   }
 
-  /** Opens the library for the JVM's life: the global arena is never closed. */
-  static FfmLibrary load(Path file) {
-    return new FfmLibrary(file, SymbolLookup.libraryLookup(file, Arena.global()));
-  }
+  /**
+   * Opens libraries for the JVM's life (the global arena is never closed); libc is the linker's.
+   */
+  static final SharedLibrary.Loader LOADER =
+      new SharedLibrary.Loader() {
+        @Override
+        public SharedLibrary load(Path file) {
+          return new FfmLibrary(file, SymbolLookup.libraryLookup(file, Arena.global()));
+        }
+
+        @Override
+        public long libcFunction(String name) {
+          return Linker.nativeLinker()
+              .defaultLookup()
+              .find(name)
+              .orElseThrow(
+                  () -> new UnsatisfiedLinkError("no function " + name + " in the C library"))
+              .address();
+        }
+      };
 
   @Override
   public long address(String symbol) {

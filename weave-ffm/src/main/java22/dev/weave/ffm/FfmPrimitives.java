@@ -263,7 +263,7 @@ public final class FfmPrimitives implements NativePrimitives {
   /** Opens weave's native walker with {@link SymbolLookup#libraryLookup}, for the JVM's life. */
   @Override
   public Optional<SharedLibrary.Loader> libraryLoader() {
-    return Optional.of(FfmLibrary::load);
+    return Optional.of(FfmLibrary.LOADER);
   }
 
   @Override

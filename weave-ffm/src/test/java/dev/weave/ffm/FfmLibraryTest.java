@@ -56,6 +56,18 @@ class FfmLibraryTest {
         thrown instanceof Exception || thrown instanceof LinkageError, () -> thrown.toString());
   }
 
+  /** What weave's libraries may not call themselves (glibc 2.34 symbols), Java finds for them. */
+  @Test
+  void theLoaderFindsTheCLibrarysFunctions() {
+    NativePrimitives primitives = primitives();
+    SharedLibrary.Loader loader = primitives.libraryLoader().orElseThrow();
+    assertEquals(primitives.freeFunction(), loader.libcFunction("free"));
+    for (String name : new String[] {"pthread_setspecific", "pthread_getspecific", "sem_post"}) {
+      assertNotEquals(0, loader.libcFunction(name), name);
+    }
+    assertThrows(UnsatisfiedLinkError.class, () -> loader.libcFunction("weave_no_such_function"));
+  }
+
   private static WalkerChoice loadInto(Path workdir) {
     String before = System.getProperty(WalkerLibrary.WORKDIR_PROPERTY);
     System.setProperty(WalkerLibrary.WORKDIR_PROPERTY, workdir.toString());

@@ -18,9 +18,19 @@ final class JnaLibrary implements SharedLibrary {
     this.library = library;
   }
 
-  static JnaLibrary load(Path file) {
-    return new JnaLibrary(NativeLibrary.getInstance(file.toString()));
-  }
+  /** Opens libraries with {@link NativeLibrary#getInstance}; libc is the process's. */
+  static final SharedLibrary.Loader LOADER =
+      new SharedLibrary.Loader() {
+        @Override
+        public SharedLibrary load(Path file) {
+          return new JnaLibrary(NativeLibrary.getInstance(file.toString()));
+        }
+
+        @Override
+        public long libcFunction(String name) {
+          return Pointer.nativeValue(NativeLibrary.getProcess().getFunction(name));
+        }
+      };
 
   /**
    * @throws UnsatisfiedLinkError if the library does not define it (JNA's own message)

@@ -147,7 +147,7 @@ public final class JnaPrimitives implements NativePrimitives {
   /** Opens weave's native walker with JNA's {@code NativeLibrary}. */
   @Override
   public Optional<SharedLibrary.Loader> libraryLoader() {
-    return Optional.of(JnaLibrary::load);
+    return Optional.of(JnaLibrary.LOADER);
   }
 
   @Override

@@ -29,13 +29,28 @@ final class JnrLibrary implements SharedLibrary {
     this.library = library;
   }
 
-  static JnrLibrary load(Path file) {
-    Library library = Library.openLibrary(file.toString(), Library.LAZY | Library.LOCAL);
-    if (library == null) {
-      throw new UnsatisfiedLinkError(Library.getLastError());
-    }
-    return new JnrLibrary(file, library);
-  }
+  /** Opens libraries with {@link Library#openLibrary}; libc is the process's default scope. */
+  static final SharedLibrary.Loader LOADER =
+      new SharedLibrary.Loader() {
+        @Override
+        public SharedLibrary load(Path file) {
+          Library library = Library.openLibrary(file.toString(), Library.LAZY | Library.LOCAL);
+          if (library == null) {
+            throw new UnsatisfiedLinkError(Library.getLastError());
+          }
+          return new JnrLibrary(file, library);
+        }
+
+        @Override
+        public long libcFunction(String name) {
+          long address = Library.getDefault().getSymbolAddress(name);
+          if (address == 0) {
+            throw new UnsatisfiedLinkError(
+                "no function " + name + " in the C library: " + Library.getLastError());
+          }
+          return address;
+        }
+      };
 
   @Override
   public long address(String symbol) {

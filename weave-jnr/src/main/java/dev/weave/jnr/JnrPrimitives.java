@@ -157,7 +157,7 @@ public final class JnrPrimitives implements NativePrimitives {
   /** Opens weave's native walker with jffi's {@code Library}. */
   @Override
   public Optional<SharedLibrary.Loader> libraryLoader() {
-    return Optional.of(JnrLibrary::load);
+    return Optional.of(JnrLibrary.LOADER);
   }
 
   @Override

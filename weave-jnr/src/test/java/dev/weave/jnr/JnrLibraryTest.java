@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.SharedLibrary;
 import dev.weave.spi.WalkerChoice;
 import dev.weave.spi.WalkerLibrary;
@@ -54,6 +55,18 @@ class JnrLibraryTest {
             () -> new JnrPrimitives().libraryLoader().orElseThrow().load(notALibrary));
     assertTrue(
         thrown instanceof Exception || thrown instanceof LinkageError, () -> thrown.toString());
+  }
+
+  /** What weave's libraries may not call themselves (glibc 2.34 symbols), Java finds for them. */
+  @Test
+  void theLoaderFindsTheCLibrarysFunctions() {
+    NativePrimitives primitives = new JnrPrimitives();
+    SharedLibrary.Loader loader = primitives.libraryLoader().orElseThrow();
+    assertEquals(primitives.freeFunction(), loader.libcFunction("free"));
+    for (String name : new String[] {"pthread_setspecific", "pthread_getspecific", "sem_post"}) {
+      assertNotEquals(0, loader.libcFunction(name), name);
+    }
+    assertThrows(UnsatisfiedLinkError.class, () -> loader.libcFunction("weave_no_such_function"));
   }
 
   private static WalkerChoice loadInto(Path workdir) {
