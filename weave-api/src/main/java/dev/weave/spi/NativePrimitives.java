@@ -1,6 +1,7 @@
 package dev.weave.spi;
 
 import java.nio.ByteBuffer;
+import java.util.Optional;
 
 /**
  * The few native operations the {@link Engine} needs from a backend's FFI library. Addresses and
@@ -72,5 +73,18 @@ public interface NativePrimitives {
    */
   default ByteBuffer directBuffer(long address, int bytes) {
     return null;
+  }
+
+  /**
+   * How this backend loads a shared library through its FFI library, for weave's native walker
+   * ({@link WalkerLibrary}). The loader is given the absolute path of a library that weave has
+   * extracted and checked, and deleted once the loader returns; the library must stay loaded for
+   * the JVM's life.
+   *
+   * @return the loader, or empty if this backend loads no library (the default): weave then runs
+   *     its Java walker, on the methods above alone
+   */
+  default Optional<SharedLibrary.Loader> libraryLoader() {
+    return Optional.empty();
   }
 }

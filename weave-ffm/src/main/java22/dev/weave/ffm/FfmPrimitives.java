@@ -9,6 +9,7 @@ import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.Platform;
 import dev.weave.spi.Platform.PthreadKeys;
+import dev.weave.spi.SharedLibrary;
 import dev.weave.spi.ThreadDeathHandler;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -268,6 +270,12 @@ public final class FfmPrimitives implements NativePrimitives {
       throw rethrow(t);
     }
     Diagnostics.check(error, "pthread_key_delete");
+  }
+
+  /** Opens weave's native walker with {@link SymbolLookup#libraryLookup}, for the JVM's life. */
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    return Optional.of(FfmLibrary.LOADER);
   }
 
   @Override

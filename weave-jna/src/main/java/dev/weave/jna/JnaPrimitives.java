@@ -10,11 +10,13 @@ import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.Platform;
 import dev.weave.spi.Platform.PthreadKeys;
+import dev.weave.spi.SharedLibrary;
 import dev.weave.spi.ThreadDeathHandler;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -161,6 +163,12 @@ public final class JnaPrimitives implements NativePrimitives {
     int error =
         WIDE_KEYS ? WideKeys.pthread_key_delete(key) : Keys.pthread_key_delete(KEYS.narrow(key));
     Diagnostics.check(error, "pthread_key_delete");
+  }
+
+  /** Opens weave's native walker with JNA's {@code NativeLibrary}. */
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    return Optional.of(JnaLibrary.LOADER);
   }
 
   @Override

@@ -13,9 +13,11 @@ import dev.weave.spi.Diagnostics;
 import dev.weave.spi.NativePrimitives;
 import dev.weave.spi.Platform;
 import dev.weave.spi.Platform.PthreadKeys;
+import dev.weave.spi.SharedLibrary;
 import dev.weave.spi.ThreadDeathHandler;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import jnr.ffi.LibraryLoader;
@@ -182,6 +184,12 @@ public final class JnrPrimitives implements NativePrimitives {
             ? WIDE_KEY_FUNCTIONS.pthread_key_delete(key)
             : KEY_FUNCTIONS.pthread_key_delete(KEYS.narrow(key));
     Diagnostics.check(error, "pthread_key_delete");
+  }
+
+  /** Opens weave's native walker with jffi's {@code Library}. */
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    return Optional.of(JnrLibrary.LOADER);
   }
 
   @Override
