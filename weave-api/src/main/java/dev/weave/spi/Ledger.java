@@ -1,0 +1,271 @@
+package dev.weave.spi;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * What an engine's private lock guards: its pthread keys (the walker key, and per chunk the memory
+ * key whose destructor is libc {@code free}), the table of armed states, the free slot indices, and
+ * shutdown. Every method that reads or writes them takes the lock itself, and calls no user code
+ * while it holds it; so a caller holding a {@link ThreadState}'s monitor may call in (the lock
+ * order: state monitor, then this lock), and nothing here ever takes a state's monitor.
+ *
+ * <p>The armed table holds each armed or walking state at the index its thread's walker key holds
+ * (minus one): the walk at death and adoption find a state through the key's value.
+ */
+final class Ledger {
+  private final String name;
+  private final NativePrimitives primitives;
+  private final ThreadDeathHandler walker;
+  private final Object lock = new Object();
+
+  /** Guarded by {@link #lock}. */
+  private ThreadState[] armed = new ThreadState[8];
+
+  /** Free indices of {@link #armed}: a stack. Guarded by {@link #lock}. */
+  private int[] freeArmed = new int[8];
+
+  /** Guarded by {@link #lock}. */
+  private int freeArmedCount;
+
+  /** Indices of {@link #armed} from here on were never used. Guarded by {@link #lock}. */
+  private int armedHighWater;
+
+  /** Guarded by {@link #lock}. */
+  private int armedCount;
+
+  /** Per chunk, the key whose destructor is libc {@code free}. Written under {@link #lock}. */
+  private final AtomicLongArray memoryKeys = new AtomicLongArray(Chunks.MAX_CHUNKS);
+
+  /** Guarded by {@link #lock}. */
+  private int nextIndex;
+
+  /** Indices of closed slots, for reuse. Guarded by {@link #lock}. */
+  private final ArrayDeque<Integer> freeIndices = new ArrayDeque<>();
+
+  /** Written under {@link #lock}. */
+  private volatile long walkerKey;
+
+  /** Written under {@link #lock}. */
+  private volatile boolean shuttingDown;
+
+  /**
+   * @param name the backend's name, for the shutdown hook's thread
+   * @param walker the walker key's destructor
+   */
+  Ledger(String name, NativePrimitives primitives, ThreadDeathHandler walker) {
+    this.name = name;
+    this.primitives = primitives;
+    this.walker = walker;
+  }
+
+  /**
+   * @return a free slot index, a closed slot's first
+   * @throws IllegalStateException if {@link Chunks#CAPACITY} slots are open
+   */
+  int newSlotIndex() {
+    synchronized (lock) {
+      Integer reused = freeIndices.pollFirst();
+      if (reused == null && nextIndex == Chunks.CAPACITY) {
+        throw new IllegalStateException(
+            Chunks.CAPACITY + " slots are open, the most an engine holds: close some");
+      }
+      return reused != null ? reused : nextIndex++;
+    }
+  }
+
+  /** A closed slot's index, once its close has dropped every registration on it. */
+  void freeSlotIndex(int index) {
+    synchronized (lock) {
+      freeIndices.addFirst(index);
+    }
+  }
+
+  /**
+   * Marks {@code slot} closed, under this lock, so that {@link #arm} either sees it closed or
+   * joined the table before the copy.
+   *
+   * @return every armed and walking state
+   */
+  List<ThreadState> close(Slot slot) {
+    synchronized (lock) {
+      slot.closed = true;
+      List<ThreadState> states = new ArrayList<>(armedCount);
+      for (int i = 0; i < armedHighWater; i++) {
+        if (armed[i] != null) {
+          states.add(armed[i]);
+        }
+      }
+      return states;
+    }
+  }
+
+  /**
+   * @return the memory key of {@code chunk}, made on first use
+   */
+  long memoryKey(int chunk) {
+    long key = memoryKeys.get(chunk);
+    if (key != 0) {
+      return key;
+    }
+    synchronized (lock) {
+      key = memoryKeys.get(chunk);
+      if (key == 0) {
+        key = primitives.createKey(primitives.freeFunction());
+        memoryKeys.set(chunk, key);
+      }
+      return key;
+    }
+  }
+
+  /**
+   * @return the memory key of {@code chunk}, or 0 if no thread has made that chunk yet
+   */
+  long memoryKeyIfPresent(int chunk) {
+    return memoryKeys.get(chunk);
+  }
+
+  /** Made on first use, with the hook that deletes it at shutdown. */
+  private long walkerKey() {
+    long key = walkerKey;
+    if (key != 0) {
+      return key;
+    }
+    synchronized (lock) {
+      if (walkerKey == 0) {
+        key = primitives.createKey(walker);
+        try {
+          Runtime.getRuntime()
+              .addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
+        } catch (IllegalStateException alreadyShuttingDown) {
+          shuttingDown = true;
+          primitives.deleteKey(key);
+        }
+        walkerKey = key;
+      }
+      return walkerKey;
+    }
+  }
+
+  /**
+   * Threads alive at exit do not run their destructors, and the launcher's main thread dies after
+   * the JVM is destroyed: a deleted key makes glibc call nothing into a JVM that is gone.
+   */
+  private void shutDown() {
+    synchronized (lock) {
+      shuttingDown = true;
+      primitives.deleteKey(walkerKey);
+    }
+  }
+
+  /**
+   * Checks {@code slot} open (if any) under this lock and puts {@code state} in the armed table,
+   * with the calling thread's walker key naming it. A closing slot sweeps the states in the table;
+   * checking the slot under the same lock as joining means a registration on it is either swept or
+   * refused.
+   *
+   * @return the walker key value that names {@code state}
+   * @throws IllegalStateException if {@code slot} is closed; nothing changed then
+   */
+  long arm(ThreadState state, Slot slot) {
+    long key = walkerKey();
+    synchronized (lock) {
+      if (slot != null) {
+        slot.requireOpen();
+      }
+      long value = addArmed(state);
+      if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
+        try {
+          primitives.setKey(key, value);
+        } catch (RuntimeException | Error e) {
+          removeArmed(value);
+          throw e;
+        }
+      }
+      return value;
+    }
+  }
+
+  /** Takes the state that {@code value} names out of the table, and clears the walker key. */
+  void disarm(long value) {
+    synchronized (lock) {
+      if (!shuttingDown) {
+        primitives.setKey(walkerKey, 0);
+      }
+      removeArmed(value);
+    }
+  }
+
+  /** Takes the state that {@code value} names out of the table: its walk at death has ended. */
+  void leave(long value) {
+    synchronized (lock) {
+      removeArmed(value);
+    }
+  }
+
+  /**
+   * @return the armed state that a walker key's {@code value} names, or null
+   */
+  ThreadState armedAt(long value) {
+    synchronized (lock) {
+      long index = value - 1;
+      return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+    }
+  }
+
+  /**
+   * @return the armed state the calling OS thread's walker key names, or null
+   */
+  ThreadState armedOnCallingThread() {
+    synchronized (lock) {
+      if (walkerKey == 0 || shuttingDown) { // a deleted key's index may be someone else's now
+        return null;
+      }
+      long index = primitives.getKey(walkerKey) - 1;
+      return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+    }
+  }
+
+  /**
+   * @return how many states are armed or walking
+   */
+  int armedCount() {
+    synchronized (lock) {
+      return armedCount;
+    }
+  }
+
+  boolean shuttingDown() {
+    return shuttingDown;
+  }
+
+  /** Guarded by {@link #lock}. @return the walker key value that names {@code state} */
+  private long addArmed(ThreadState state) {
+    assert Thread.holdsLock(lock);
+    int index;
+    if (freeArmedCount > 0) {
+      index = freeArmed[--freeArmedCount];
+    } else {
+      if (armedHighWater == armed.length) {
+        armed = Arrays.copyOf(armed, armed.length * 2);
+        freeArmed = Arrays.copyOf(freeArmed, armed.length);
+      }
+      index = armedHighWater++;
+    }
+    armed[index] = state;
+    armedCount++;
+    return index + 1L;
+  }
+
+  /** Guarded by {@link #lock}. */
+  private void removeArmed(long value) {
+    assert Thread.holdsLock(lock);
+    int index = (int) (value - 1);
+    armed[index] = null;
+    freeArmed[freeArmedCount++] = index;
+    armedCount--;
+  }
+}

@@ -1,0 +1,228 @@
+package dev.weave.spi;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * The memory half of a {@link ThreadState}: one OS thread's chunks of cells ({@link Chunks}) and
+ * the cache through which its slots find their cells. The two halves are one object, so that the
+ * fast path of {@link Slot#get()} reads the cache with one load from the state it finds.
+ *
+ * <p>The cache ({@link #cellOwners}, {@link #cellAddresses}, {@link #views}, {@link #cellsInUse})
+ * is confined to the state's own OS thread, written and read there without a lock. {@link #chunks}
+ * is written by that thread under the state's monitor and read by it freely; another thread reads
+ * it only under the monitor.
+ */
+abstract class ThreadCells {
+  private static final long[] NO_CELLS = new long[0];
+
+  final Ledger ledger;
+  final NativePrimitives primitives;
+
+  /** Whether {@link NativePrimitives#directBuffer} gives views of chunks. */
+  private final boolean cellViews;
+
+  /** Per chunk, its address, or 0 if this thread has not made it. */
+  final long[] chunks = new long[Chunks.MAX_CHUNKS];
+
+  /** Per slot index: the id of the slot whose cell this thread has there, and its address. */
+  long[] cellOwners = NO_CELLS;
+
+  long[] cellAddresses = NO_CELLS;
+
+  /** Per chunk, a direct buffer over its cells, or null. */
+  final ByteBuffer[] views = new ByteBuffer[Chunks.MAX_CHUNKS];
+
+  /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
+  int cellsInUse;
+
+  ThreadCells(Ledger ledger, NativePrimitives primitives, boolean cellViews) {
+    this.ledger = ledger;
+    this.primitives = primitives;
+    this.cellViews = cellViews;
+  }
+
+  /** Whether a new chunk goes on its memory key: only while the thread has no registration. */
+  abstract boolean chunksOnMemoryKeys();
+
+  /** Owner thread. @return whether {@code address} is in one of this thread's chunks */
+  boolean holdsCell(long address) {
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      long base = chunks[chunk];
+      if (base != 0
+          && address >= base
+          && address < base + Chunks.cellsIn(chunk) * (long) Long.BYTES) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Owner thread; {@code index} is cached here. */
+  long read(int index) {
+    if (cellViews) {
+      ByteBuffer view = views[Chunks.chunkOf(index)];
+      if (view != null) {
+        return view.getLong((int) Chunks.cellOffset(index));
+      }
+    }
+    return primitives.getWord(cellAddresses[index]);
+  }
+
+  /** Owner thread; {@code index} is cached here. */
+  void write(int index, long value) {
+    if (cellViews) {
+      ByteBuffer view = views[Chunks.chunkOf(index)];
+      if (view != null) {
+        view.putLong((int) Chunks.cellOffset(index), value);
+        return;
+      }
+    }
+    primitives.putWord(cellAddresses[index], value);
+  }
+
+  /** Owner thread: the slot's cell here, or 0 if this thread has none. Never allocates. */
+  long cellIfPresent(Slot slot) {
+    int index = slot.index;
+    if (index < cellOwners.length && cellOwners[index] == slot.id) {
+      return cellAddresses[index];
+    }
+    long cell = cellUncached(slot);
+    if (cell != 0) {
+      remember(index, cell, slot.id);
+    }
+    return cell;
+  }
+
+  /**
+   * The slot's cell from the owner words in native memory, or 0: on the owner thread, or under the
+   * state's monitor while the state holds registrations.
+   */
+  long cellUncached(Slot slot) {
+    long base = chunks[Chunks.chunkOf(slot.index)];
+    if (base == 0 || primitives.getWord(base + Chunks.ownerOffset(slot.index)) != slot.id) {
+      return 0;
+    }
+    return base + Chunks.cellOffset(slot.index);
+  }
+
+  /**
+   * Owner thread: the slot's cell here, made on first use (and zeroed, if a closed slot used it).
+   */
+  long cellOrCreate(Slot slot) {
+    long cell = cellIfPresent(slot);
+    if (cell != 0) {
+      return cell;
+    }
+    synchronized (this) {
+      int index = slot.index;
+      int chunk = Chunks.chunkOf(index);
+      if (chunks[chunk] == 0) {
+        allocateChunk(chunk);
+      }
+      cell = chunks[chunk] + Chunks.cellOffset(index);
+      primitives.putWord(cell, 0);
+      primitives.putWord(chunks[chunk] + Chunks.ownerOffset(index), slot.id);
+      remember(index, cell, slot.id);
+      cellsInUse = Math.max(cellsInUse, index + 1);
+      return cell;
+    }
+  }
+
+  /** Owner thread, under the state's monitor. Leaves nothing behind if it throws. */
+  private void allocateChunk(int chunk) {
+    assert Thread.holdsLock(this);
+    long key = chunksOnMemoryKeys() ? ledger.memoryKey(chunk) : 0;
+    long address = primitives.allocateZeroed(Chunks.bytesOf(chunk));
+    if (key != 0) {
+      try {
+        primitives.setKey(key, address);
+      } catch (RuntimeException | Error e) {
+        primitives.free(address);
+        throw e;
+      }
+    }
+    chunks[chunk] = address;
+    views[chunk] = view(chunk, address);
+  }
+
+  /** Owner thread, on adoption: a chunk this OS thread made while attached as another Thread. */
+  void adoptChunk(int chunk, long address) {
+    chunks[chunk] = address;
+    views[chunk] = view(chunk, address);
+    cellsInUse = Math.max(cellsInUse, Chunks.firstIndex(chunk) + Chunks.cellsIn(chunk));
+  }
+
+  private ByteBuffer view(int chunk, long address) {
+    long cellBytes = (long) Chunks.cellsIn(chunk) * Long.BYTES;
+    if (!cellViews || cellBytes > Integer.MAX_VALUE) {
+      return null;
+    }
+    ByteBuffer view = primitives.directBuffer(address, (int) cellBytes);
+    return view == null ? null : view.order(ByteOrder.nativeOrder());
+  }
+
+  private void remember(int index, long cell, long slotId) {
+    if (index >= cellOwners.length) {
+      int length = Math.max(Chunks.FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
+      cellAddresses = Arrays.copyOf(cellAddresses, length);
+      cellOwners = Arrays.copyOf(cellOwners, length);
+    }
+    cellAddresses[index] = cell;
+    cellOwners[index] = slotId;
+  }
+
+  /**
+   * Owner thread, under the state's monitor: each chunk onto its memory key ({@code on}), or every
+   * memory key to NULL, so that glibc frees nothing at the thread's death.
+   */
+  void putChunksOnMemoryKeys(boolean on) {
+    assert Thread.holdsLock(this);
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      if (chunks[chunk] != 0) {
+        long key = on ? ledger.memoryKey(chunk) : ledger.memoryKeyIfPresent(chunk);
+        if (key != 0) {
+          primitives.setKey(key, on ? chunks[chunk] : 0);
+        }
+      }
+    }
+  }
+
+  /** Owner thread, under the state's monitor: every cell handed out reads 0 (rule 13). */
+  void zeroCells() {
+    assert Thread.holdsLock(this);
+    for (int chunk = 0;
+        chunk < Chunks.MAX_CHUNKS && Chunks.firstIndex(chunk) < cellsInUse;
+        chunk++) {
+      long base = chunks[chunk];
+      if (base == 0) {
+        continue;
+      }
+      int cells = Math.min(Chunks.cellsIn(chunk), cellsInUse - Chunks.firstIndex(chunk));
+      ByteBuffer view = views[chunk];
+      for (int cell = 0; cell < cells; cell++) {
+        if (view != null) {
+          view.putLong(cell * Long.BYTES, 0);
+        } else {
+          primitives.putWord(base + (long) cell * Long.BYTES, 0);
+        }
+      }
+    }
+  }
+
+  /** Owner thread, under the state's monitor: frees every chunk and empties the cache. */
+  void freeChunks() {
+    assert Thread.holdsLock(this);
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      if (chunks[chunk] != 0) {
+        primitives.free(chunks[chunk]);
+        chunks[chunk] = 0;
+        views[chunk] = null;
+      }
+    }
+    cellOwners = NO_CELLS;
+    cellAddresses = NO_CELLS;
+    cellsInUse = 0;
+  }
+}

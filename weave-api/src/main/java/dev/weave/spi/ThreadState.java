@@ -1,0 +1,253 @@
+package dev.weave.spi;
+
+import dev.weave.Destructor;
+import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+
+/**
+ * One OS thread's weave state: its cells ({@link ThreadCells}, the other half of this object) and
+ * its registrations, and the state machine of {@code weave-api/LIFECYCLE.md}: UNARMED, ARMED,
+ * WALKING, DEAD. Each transition is one method here ({@link #arm}, {@link #disarm}, {@link #walk},
+ * {@link #die}) and nothing else changes {@link #status}.
+ *
+ * <p>{@code chunks}, {@link #registrations}, {@link #status} and {@link #currentRound} are written
+ * by the owner thread under this monitor, and read by it freely; a closing thread reads them only
+ * under this monitor. A closing thread may read another thread's owner words only while the state
+ * holds registrations: its chunks are then on the walker key alone, and only {@link #die()} frees
+ * them, under this monitor.
+ */
+final class ThreadState extends ThreadCells {
+  /** The backend whose destructors the calling thread is running, if any. */
+  static final ThreadLocal<String> RUNNING_DESTRUCTORS = new ThreadLocal<>();
+
+  private static final System.Logger LOG = System.getLogger("dev.weave");
+
+  /** A thread state's place in the lifecycle of {@code LIFECYCLE.md}. */
+  enum Status {
+    /** No registration; the chunks are on the memory keys. */
+    UNARMED,
+    /**
+     * Registrations; the chunks are on the walker key alone, and the state is armed in a Ledger.
+     */
+    ARMED,
+    /** As armed, while its own thread runs its registrations, at death or in runDestructors(). */
+    WALKING,
+    /** Walked at death: chunks freed, out of the armed table, bound to no thread. */
+    DEAD
+  }
+
+  private final String backend;
+
+  /** While armed or walking: the value of its thread's walker key, and its place in the table. */
+  private long armedKeyValue;
+
+  final ArrayDeque<Registration> registrations = new ArrayDeque<>();
+  Status status = Status.UNARMED;
+  private int currentRound;
+
+  /** The registration the walk has taken off the list and not finished, and the walking thread. */
+  private Registration running;
+
+  private Thread walker;
+
+  ThreadState(String backend, Ledger ledger, NativePrimitives primitives, boolean cellViews) {
+    super(ledger, primitives, cellViews);
+    this.backend = backend;
+  }
+
+  @Override
+  boolean chunksOnMemoryKeys() {
+    return status == Status.UNARMED;
+  }
+
+  /**
+   * Owner thread, under this monitor. {@code slot}, if any, is checked open again where a close
+   * would miss it.
+   */
+  void add(long variable, Destructor destructor, long function, Slot slot) {
+    assert Thread.holdsLock(this);
+    int round = status == Status.WALKING ? currentRound + 1 : 0;
+    if (status == Status.UNARMED) {
+      arm(slot);
+    }
+    registrations.addLast(new Registration(variable, destructor, function, round, slot));
+  }
+
+  /** Owner thread, under this monitor. */
+  boolean remove(long variable) {
+    assert Thread.holdsLock(this);
+    boolean removed = false;
+    for (Iterator<Registration> it = registrations.iterator(); it.hasNext(); ) {
+      if (it.next().variable == variable) {
+        it.remove();
+        removed = true;
+      }
+    }
+    if (registrations.isEmpty() && status == Status.ARMED) {
+      disarm();
+    }
+    return removed;
+  }
+
+  /** UNARMED to ARMED, on the owner thread under this monitor. */
+  private void arm(Slot slot) {
+    assert Thread.holdsLock(this);
+    armedKeyValue = ledger.arm(this, slot);
+    putChunksOnMemoryKeys(false); // setting NULL cannot fail
+    status = Status.ARMED;
+  }
+
+  /** ARMED to UNARMED, on the owner thread under this monitor: it dies at bare cost again. */
+  private void disarm() {
+    assert Thread.holdsLock(this);
+    try {
+      putChunksOnMemoryKeys(true);
+    } catch (RuntimeException | Error e) {
+      putChunksOnMemoryKeys(false); // stay armed: the walk will free the chunks
+      report(Level.DEBUG, "weave " + backend + ": a thread stays armed: " + e, null);
+      return;
+    }
+    ledger.disarm(armedKeyValue);
+    armedKeyValue = 0;
+    status = Status.UNARMED;
+  }
+
+  /**
+   * A closing thread drops the registrations on its slot's cell here, and waits for one the walk
+   * has already taken, unless it is the walking thread: when close() returns, none may start.
+   */
+  synchronized void drop(Slot slot) {
+    if (registrations.isEmpty() && running == null) {
+      return; // and the chunks may be freed already: an unarmed thread's die at bare cost
+    }
+    assert status == Status.ARMED || status == Status.WALKING : status;
+    long cell = cellUncached(slot);
+    if (cell == 0) {
+      return;
+    }
+    boolean interrupted = false;
+    while (true) {
+      registrations.removeIf(r -> r.variable == cell);
+      if (running == null || running.variable != cell || walker == Thread.currentThread()) {
+        break;
+      }
+      try {
+        wait();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Runs every registration on the calling thread, its own, in order, for at most {@link
+   * Engine#MAX_ROUNDS} rounds (contract rules 2, 5, 6, 7). At death the state then dies; on a live
+   * thread (rule 13) every cell is set to 0 and the thread is unarmed.
+   */
+  void walk(boolean atDeath) {
+    int dropped = 0;
+    RUNNING_DESTRUCTORS.set(backend);
+    try {
+      synchronized (this) {
+        if (status == Status.ARMED) {
+          status = Status.WALKING;
+        }
+        walker = Thread.currentThread();
+      }
+      while (true) {
+        Registration next;
+        synchronized (this) {
+          finishedRunning();
+          next = registrations.pollFirst();
+          if (next == null) {
+            break;
+          }
+          running = next;
+          currentRound = next.round;
+        }
+        if (next.round >= Engine.MAX_ROUNDS) {
+          dropped++;
+        } else {
+          run(next);
+        }
+      }
+    } finally {
+      RUNNING_DESTRUCTORS.remove();
+      synchronized (this) {
+        finishedRunning();
+        walker = null;
+        if (atDeath) {
+          die();
+        } else {
+          zeroCells();
+          if (status == Status.WALKING) {
+            status = Status.ARMED;
+            if (registrations.isEmpty()) {
+              disarm();
+            }
+          }
+        }
+      }
+    }
+    if (dropped > 0) {
+      report(
+          Level.WARNING,
+          "weave "
+              + backend
+              + ": dropped "
+              + dropped
+              + " destructor(s) registered during the last of "
+              + Engine.MAX_ROUNDS
+              + " rounds",
+          null);
+    }
+  }
+
+  /** Under this monitor: wakes closers waiting for the registration that ran. */
+  private void finishedRunning() {
+    assert Thread.holdsLock(this);
+    if (running != null) {
+      running = null;
+      notifyAll();
+    }
+  }
+
+  private void run(Registration registration) {
+    if (registration.slot != null && registration.slot.closed) {
+      return; // dropped: its close has begun, and will wait for none but a running one
+    }
+    try {
+      long value = primitives.getWord(registration.variable);
+      if (registration.destructor != null) {
+        registration.destructor.destroy(value);
+      } else {
+        primitives.callDestructor(registration.function, value);
+      }
+    } catch (Throwable t) {
+      report(Level.WARNING, "weave " + backend + ": a destructor threw; the others still run", t);
+    }
+  }
+
+  /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
+  private void die() {
+    assert Thread.holdsLock(this);
+    status = Status.DEAD;
+    registrations.clear();
+    ledger.leave(armedKeyValue);
+    armedKeyValue = 0;
+    freeChunks();
+  }
+
+  /** Logs, and never throws: a failing logger must not stop a walk (rule 6). */
+  static void report(Level level, String message, Throwable thrown) {
+    try {
+      LOG.log(level, message, thrown);
+    } catch (Throwable ignored) {
+      // nothing better can be done
+    }
+  }
+}
