@@ -5,14 +5,10 @@ import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.WeaveThread;
 import java.lang.System.Logger.Level;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -47,16 +43,10 @@ public final class Engine implements DestructorRegistry {
   /** The system property that turns on checked mode for engines made after it is set. */
   public static final String CHECKED_PROPERTY = "weave.checked";
 
-  private static final VarHandle WEAVE_THREAD_STATES = weaveThreadStates();
-  private static final AtomicInteger ENGINE_IDS = new AtomicInteger();
-
   /** Every engine, to refuse a variable that is another engine's cell. */
   private static final List<Engine> ENGINES = new CopyOnWriteArrayList<>();
 
   private final String name;
-
-  /** This engine's index in each {@link WeaveThread}'s states. */
-  private final int id;
 
   private final NativePrimitives primitives;
   private final CheckedPrimitives checked;
@@ -66,8 +56,8 @@ public final class Engine implements DestructorRegistry {
 
   private final Ledger ledger;
 
-  /** The calling thread's state, on threads that are not {@link WeaveThread}s. */
-  private final ThreadLocal<ThreadState> states = new ThreadLocal<>();
+  private final Seam seam;
+  final Bindings bindings = new Bindings();
 
   private final AtomicLong nextSlotId = new AtomicLong(1);
 
@@ -77,6 +67,12 @@ public final class Engine implements DestructorRegistry {
    *     engine run checked whatever {@value #CHECKED_PROPERTY} says
    */
   public Engine(String name, NativePrimitives primitives) {
+    this(name, primitives, Seam.NONE);
+  }
+
+  /** With what a test changes: see {@link Seam}. */
+  Engine(String name, NativePrimitives primitives, Seam seam) {
+    this.seam = Objects.requireNonNull(seam, "seam");
     this.name = Objects.requireNonNull(name, "name");
     Objects.requireNonNull(primitives, "primitives");
     if (primitives instanceof CheckedPrimitives) {
@@ -88,8 +84,7 @@ public final class Engine implements DestructorRegistry {
     }
     this.primitives = checked != null ? checked : primitives;
     cellViews = offersViews(this.primitives);
-    ledger = new Ledger(name, this.primitives, this::threadDied);
-    id = ENGINE_IDS.getAndIncrement();
+    ledger = new Ledger(name, this.primitives, this::threadDied, seam);
     ENGINES.add(this);
   }
 
@@ -146,7 +141,7 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public void registerNative(long variable, long function) {
-    requireAddress(variable, "variable");
+    requireVariable(variable);
     requireAddress(function, "function");
     refuseOtherEnginesCell(variable);
     ThreadState state = currentState();
@@ -169,7 +164,7 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public boolean unregister(long variable) {
-    requireAddress(variable, "variable");
+    requireVariable(variable);
     ThreadState state = currentState();
     synchronized (state) {
       return state.remove(variable);
@@ -244,6 +239,17 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /** A {@code void*} variable: not NULL, and aligned as the walk reads it (rule 12). */
+  private static void requireVariable(long variable) {
+    requireAddress(variable, "variable");
+    if (variable % Long.BYTES != 0) {
+      throw new IllegalArgumentException(
+          "variable address 0x"
+              + Long.toHexString(variable)
+              + " is not aligned to 8 bytes; a void* variable is");
+    }
+  }
+
   /**
    * Another engine frees its cells on its own schedule (its keys' destructors), possibly before
    * this engine's walk reads them: a registration here must not point into them.
@@ -268,43 +274,18 @@ public final class Engine implements DestructorRegistry {
     return state != null && state.holdsCell(address);
   }
 
-  /**
-   * {@link WeaveThread}'s private field: the fast path reads it instead of a {@link ThreadLocal}.
-   */
-  private static VarHandle weaveThreadStates() {
-    try {
-      return MethodHandles.privateLookupIn(WeaveThread.class, MethodHandles.lookup())
-          .findVarHandle(WeaveThread.class, "engineStates", Object[].class);
-    } catch (ReflectiveOperationException e) {
-      throw new ExceptionInInitializerError(e);
-    }
+  /** For tests: what the engine's lock guards. */
+  Ledger ledger() {
+    return ledger;
   }
 
   /** The calling thread's state, if it has one in this attachment. Never allocates. */
   ThreadState stateIfPresent() {
-    Thread thread = Thread.currentThread();
-    if (thread instanceof WeaveThread) {
-      Object[] all = (Object[]) WEAVE_THREAD_STATES.get((WeaveThread) thread);
-      return id < all.length ? (ThreadState) all[id] : null;
-    }
-    return states.get();
+    return bindings.bound();
   }
 
-  /** Makes {@code state} (or none, if null) the calling thread's. */
   private void bind(ThreadState state) {
-    Thread thread = Thread.currentThread();
-    if (thread instanceof WeaveThread) {
-      Object[] all = (Object[]) WEAVE_THREAD_STATES.get((WeaveThread) thread);
-      if (id >= all.length) {
-        all = Arrays.copyOf(all, id + 1);
-        WEAVE_THREAD_STATES.set((WeaveThread) thread, all);
-      }
-      all[id] = state;
-    } else if (state == null) {
-      states.remove();
-    } else {
-      states.set(state);
-    }
+    bindings.bind(state);
   }
 
   /** The calling thread's state; a thread that never used weave gets an empty one. */

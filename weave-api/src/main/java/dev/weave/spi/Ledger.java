@@ -20,6 +20,7 @@ final class Ledger {
   private final String name;
   private final NativePrimitives primitives;
   private final ThreadDeathHandler walker;
+  private final Seam seam;
   private final Object lock = new Object();
 
   /** Guarded by {@link #lock}. */
@@ -56,10 +57,11 @@ final class Ledger {
    * @param name the backend's name, for the shutdown hook's thread
    * @param walker the walker key's destructor
    */
-  Ledger(String name, NativePrimitives primitives, ThreadDeathHandler walker) {
+  Ledger(String name, NativePrimitives primitives, ThreadDeathHandler walker, Seam seam) {
     this.name = name;
     this.primitives = primitives;
     this.walker = walker;
+    this.seam = seam;
   }
 
   /**
@@ -128,7 +130,13 @@ final class Ledger {
     return memoryKeys.get(chunk);
   }
 
-  /** Made on first use, with the hook that deletes it at shutdown. */
+  /**
+   * Made on first use, with the hook that deletes it at shutdown. A key whose hook cannot be added
+   * is deleted again: nothing would delete it before the launcher's main thread dies after the JVM.
+   *
+   * @throws RuntimeException what adding the hook threw (a {@link SecurityException}, say), except
+   *     that the JVM is shutting down: the key is then deleted and weave registers no more walks
+   */
   private long walkerKey() {
     long key = walkerKey;
     if (key != 0) {
@@ -138,11 +146,17 @@ final class Ledger {
       if (walkerKey == 0) {
         key = primitives.createKey(walker);
         try {
-          Runtime.getRuntime()
-              .addShutdownHook(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
+          seam.addShutdownHook.accept(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
         } catch (IllegalStateException alreadyShuttingDown) {
           shuttingDown = true;
           primitives.deleteKey(key);
+        } catch (RuntimeException | Error e) {
+          try {
+            primitives.deleteKey(key);
+          } catch (RuntimeException | Error notDeleted) {
+            e.addSuppressed(notDeleted);
+          }
+          throw e;
         }
         walkerKey = key;
       }

@@ -14,6 +14,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class Slot implements ThreadLocalSlot {
   private final Engine engine;
   private final Ledger ledger;
+  private final Bindings bindings;
   final int index;
   final long id;
 
@@ -26,6 +27,7 @@ final class Slot implements ThreadLocalSlot {
   Slot(Engine engine, Ledger ledger, int index, long id) {
     this.engine = engine;
     this.ledger = ledger;
+    this.bindings = engine.bindings;
     this.index = index;
     this.id = id;
   }
@@ -43,7 +45,7 @@ final class Slot implements ThreadLocalSlot {
   @Override
   public long get() {
     requireOpen();
-    ThreadState state = engine.stateIfPresent();
+    ThreadState state = bindings.bound();
     if (state != null) {
       long[] owners = state.cellOwners;
       if (index < owners.length && owners[index] == id) {
@@ -57,7 +59,7 @@ final class Slot implements ThreadLocalSlot {
   @Override
   public void set(long value) {
     requireOpen();
-    ThreadState state = engine.stateIfPresent();
+    ThreadState state = bindings.bound();
     if (state == null || index >= state.cellOwners.length || state.cellOwners[index] != id) {
       state = engine.currentState();
       state.cellOrCreate(this);
@@ -68,7 +70,7 @@ final class Slot implements ThreadLocalSlot {
   @Override
   public long cellAddress() {
     requireOpen();
-    ThreadState state = engine.stateIfPresent();
+    ThreadState state = bindings.bound();
     if (state != null) {
       long[] owners = state.cellOwners;
       if (index < owners.length && owners[index] == id) {
