@@ -112,7 +112,8 @@ public final class Engine implements DestructorRegistry {
   @Override
   public ThreadLocalSlot newSlot() {
     PlatformThreads.require();
-    return new Slot(this, ledger, ledger.newSlotIndex(), nextSlotId.getAndIncrement());
+    long id = nextSlotId.getAndIncrement();
+    return ledger.openSlot(index -> new Slot(this, ledger, index, id));
   }
 
   @Override
@@ -146,8 +147,35 @@ public final class Engine implements DestructorRegistry {
     refuseOtherEnginesCell(variable);
     ThreadState state = currentState();
     synchronized (state) {
-      state.add(variable, null, function, null);
+      state.add(variable, null, function, slotOfCell(state, variable));
     }
+  }
+
+  /**
+   * The open slot whose cell on this thread {@code variable} is, so that closing it drops this
+   * registration as one made through the slot (rule 11); or null for a plain variable. Owner
+   * thread, under the state's monitor, as the slot form checks its slot open.
+   *
+   * @throws IllegalStateException if it is the cell of a closed slot
+   * @throws IllegalArgumentException if it is in this thread's chunks but no open slot's cell
+   */
+  private Slot slotOfCell(ThreadState state, long variable) {
+    int index = state.slotIndexAt(variable);
+    if (index < 0 || seam.has(Seam.Fault.CELL_REGISTRATION_UNTIED)) {
+      return null;
+    }
+    long owner = state.ownerAt(index);
+    Slot slot = owner == 0 ? null : ledger.openSlotAt(index, owner);
+    if (slot == null) {
+      String where = "variable 0x" + Long.toHexString(variable) + " is ";
+      if (owner != 0) {
+        throw new IllegalStateException(
+            where + "the cell of a closed slot of the " + name + " backend on this thread");
+      }
+      throw new IllegalArgumentException(
+          where + "in the " + name + " backend's cells, but no slot has used it on this thread");
+    }
+    return slot;
   }
 
   @Override

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.IntFunction;
 
 /**
  * What an engine's private lock guards: its pthread keys (the walker key, and per chunk the memory
@@ -20,7 +21,7 @@ final class Ledger {
   private final String name;
   private final NativePrimitives primitives;
   private final ThreadDeathHandler walker;
-  private final Seam seam;
+  final Seam seam;
   private final Object lock = new Object();
 
   /** Guarded by {@link #lock}. */
@@ -47,6 +48,9 @@ final class Ledger {
   /** Indices of closed slots, for reuse. Guarded by {@link #lock}. */
   private final ArrayDeque<Integer> freeIndices = new ArrayDeque<>();
 
+  /** Per slot index, the open slot that has it, or null. Guarded by {@link #lock}. */
+  private Slot[] openSlots = new Slot[Chunks.FIRST_CHUNK_CELLS];
+
   /** Written under {@link #lock}. */
   private volatile long walkerKey;
 
@@ -65,17 +69,35 @@ final class Ledger {
   }
 
   /**
-   * @return a free slot index, a closed slot's first
+   * Opens a slot at a free index, a closed slot's first.
+   *
+   * @param make makes the slot for the index
    * @throws IllegalStateException if {@link Chunks#CAPACITY} slots are open
    */
-  int newSlotIndex() {
+  Slot openSlot(IntFunction<Slot> make) {
     synchronized (lock) {
       Integer reused = freeIndices.pollFirst();
       if (reused == null && nextIndex == Chunks.CAPACITY) {
         throw new IllegalStateException(
             Chunks.CAPACITY + " slots are open, the most an engine holds: close some");
       }
-      return reused != null ? reused : nextIndex++;
+      int index = reused != null ? reused : nextIndex++;
+      Slot slot = make.apply(index);
+      if (index >= openSlots.length) {
+        openSlots = Arrays.copyOf(openSlots, Math.max(index + 1, openSlots.length * 2));
+      }
+      openSlots[index] = slot;
+      return slot;
+    }
+  }
+
+  /**
+   * @return the open slot at {@code index} whose id is {@code id}, or null if it was closed
+   */
+  Slot openSlotAt(int index, long id) {
+    synchronized (lock) {
+      Slot slot = index < openSlots.length ? openSlots[index] : null;
+      return slot != null && slot.id == id ? slot : null;
     }
   }
 
@@ -95,6 +117,7 @@ final class Ledger {
   List<ThreadState> close(Slot slot) {
     synchronized (lock) {
       slot.closed = true;
+      openSlots[slot.index] = null;
       List<ThreadState> states = new ArrayList<>(armedCount);
       for (int i = 0; i < armedHighWater; i++) {
         if (armed[i] != null) {

@@ -59,6 +59,34 @@ abstract class ThreadCells {
     return false;
   }
 
+  /**
+   * Owner thread: the slot index of the cell at {@code address} in this thread's chunks.
+   *
+   * @return the index, or -1 if {@code address} is in none of them
+   * @throws IllegalArgumentException if it is in a chunk's owner words, weave's own bookkeeping
+   */
+  int slotIndexAt(long address) {
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      long base = chunks[chunk];
+      if (base != 0 && address >= base && address < base + Chunks.bytesOf(chunk)) {
+        long cell = (address - base) / Long.BYTES;
+        if (cell >= Chunks.cellsIn(chunk)) {
+          throw new IllegalArgumentException(
+              "variable 0x"
+                  + Long.toHexString(address)
+                  + " is one of weave's owner words, not a cell; register a slot's cellAddress()");
+        }
+        return Chunks.firstIndex(chunk) + (int) cell;
+      }
+    }
+    return -1;
+  }
+
+  /** Owner thread: the id of the slot that last used slot index {@code index}'s cell here. */
+  long ownerAt(int index) {
+    return primitives.getWord(chunks[Chunks.chunkOf(index)] + Chunks.ownerOffset(index));
+  }
+
   /** Owner thread; {@code index} is cached here. */
   long read(int index) {
     if (cellViews) {

@@ -30,16 +30,19 @@ class LedgerTest {
   }
 
   @Test
-  void slotIndicesAreHandedOutInOrderAndAClosedOnesIsReusedFirst() {
-    Ledger ledger = ledger();
-    assertThat(ledger.newSlotIndex()).isZero();
-    assertThat(ledger.newSlotIndex()).isEqualTo(1);
-    assertThat(ledger.newSlotIndex()).isEqualTo(2);
-    ledger.freeSlotIndex(1);
-    ledger.freeSlotIndex(0);
-    assertThat(ledger.newSlotIndex()).isZero();
-    assertThat(ledger.newSlotIndex()).isEqualTo(1);
-    assertThat(ledger.newSlotIndex()).isEqualTo(3);
+  void slotIndicesAreHandedOutInOrderAndAClosedOnesIsReusedOnceItsCloseIsDone() {
+    Slot first = (Slot) engine.newSlot();
+    Slot second = (Slot) engine.newSlot();
+    assertThat(first.index).isZero();
+    assertThat(second.index).isEqualTo(1);
+    assertThat(ledger().openSlotAt(1, second.id)).isSameAs(second);
+    second.close();
+    assertThat(ledger().openSlotAt(1, second.id)).as("closed").isNull();
+    Slot reused = (Slot) engine.newSlot();
+    assertThat(reused.index).isEqualTo(1);
+    assertThat(ledger().openSlotAt(1, second.id)).as("the closed slot's id").isNull();
+    assertThat(ledger().openSlotAt(1, reused.id)).isSameAs(reused);
+    assertThat(((Slot) engine.newSlot()).index).isEqualTo(2);
   }
 
   @Test
