@@ -302,6 +302,10 @@ public final class Engine implements DestructorRegistry {
     return state != null && state.holdsCell(address);
   }
 
+  Seam seam() {
+    return seam;
+  }
+
   /** For tests: what the engine's lock guards. */
   Ledger ledger() {
     return ledger;

@@ -3,7 +3,6 @@ package dev.weave.spi;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import java.util.List;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A slot of an {@link Engine}: an index into every thread's chunks ({@link Chunks}) and an id that
@@ -21,8 +20,14 @@ final class Slot implements ThreadLocalSlot {
   /** Set under the engine's lock, by {@link Ledger#close(Slot)}. */
   volatile boolean closed;
 
-  /** Held for the whole of close(), so a second closer returns only once the first is done. */
-  private final ReentrantLock closing = new ReentrantLock();
+  /** Guards {@link #closer}; held only to take and give back the slot's close. */
+  private final Object closeLock = new Object();
+
+  /**
+   * The thread whose close() is under way, if any: a second closer returns only once it is done.
+   * Guarded by {@link #closeLock}.
+   */
+  private Thread closer;
 
   Slot(Engine engine, Ledger ledger, int index, long id) {
     this.engine = engine;
@@ -88,25 +93,62 @@ final class Slot implements ThreadLocalSlot {
   @Override
   public void close() {
     PlatformThreads.require();
-    if (ThreadState.RUNNING_DESTRUCTORS.get() != null) {
-      // A first closer may be waiting for this very destructor to finish: do not wait for it.
-      if (!closing.tryLock()) {
-        return;
-      }
-    } else {
-      closing.lock();
+    if (!startClosing()) {
+      return;
     }
     try {
       if (closed) {
         return;
       }
-      List<ThreadState> withRegistrations = ledger.close(this);
-      for (ThreadState state : withRegistrations) {
+      List<ThreadState> armed = ledger.close(this);
+      for (ThreadState state : armed) {
         state.drop(this);
       }
       ledger.freeSlotIndex(index);
     } finally {
-      closing.unlock();
+      finishClosing();
+    }
+  }
+
+  /**
+   * Takes this slot's close, waiting for a closer that holds it, unless that closer waits for the
+   * calling thread ({@link CloseWaits}: it is then running a destructor, whose close of this slot
+   * would otherwise never return).
+   *
+   * @return false if it did not: the slot is closed, and the first closer finishes dropping once
+   *     the calling thread's destructor returns
+   */
+  private boolean startClosing() {
+    boolean interrupted = false;
+    try {
+      synchronized (closeLock) {
+        while (closer != null) {
+          if (engine.seam().has(Seam.Fault.SECOND_CLOSE_RETURNS_AT_ONCE)
+              || !CloseWaits.start(closer)) {
+            return false;
+          }
+          try {
+            closeLock.wait();
+          } catch (InterruptedException e) {
+            interrupted = true;
+          } finally {
+            CloseWaits.stop();
+          }
+        }
+        closer = Thread.currentThread();
+        return true;
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void finishClosing() {
+    synchronized (closeLock) {
+      closer = null;
+      closeLock.notifyAll();
     }
   }
 

@@ -115,9 +115,10 @@ final class ThreadState extends ThreadCells {
 
   /**
    * A closing thread drops the registrations on {@code slot} here, made through it or through its
-   * cell's address, and waits for one the walk has already taken, unless it is the walking thread:
-   * when close() returns, none may start. It reads no native memory: the chunks of a thread with no
-   * registration may be freed already, by glibc at its death.
+   * cell's address, and waits for one the walk has already taken, unless it is the walking thread,
+   * or the walking thread waits for it ({@link CloseWaits}): when close() returns, none may start.
+   * It reads no native memory: the chunks of a thread with no registration may be freed already, by
+   * glibc at its death.
    */
   synchronized void drop(Slot slot) {
     if (ledger.seam.has(Seam.Fault.CLOSE_READS_UNARMED_CELLS)) {
@@ -129,13 +130,19 @@ final class ThreadState extends ThreadCells {
     boolean interrupted = false;
     while (true) {
       registrations.removeIf(r -> r.slot == slot);
-      if (running == null || running.slot != slot || walker == Thread.currentThread()) {
+      Thread walking = walker;
+      if (running == null || running.slot != slot || walking == Thread.currentThread()) {
         break;
+      }
+      if (!ledger.seam.has(Seam.Fault.CLOSE_WAITS_IN_A_CYCLE) && !CloseWaits.start(walking)) {
+        break; // the walk waits for this thread: its destructor has begun, and would never end
       }
       try {
         wait();
       } catch (InterruptedException e) {
         interrupted = true;
+      } finally {
+        CloseWaits.stop();
       }
     }
     if (interrupted) {

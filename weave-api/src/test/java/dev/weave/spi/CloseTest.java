@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -98,5 +99,94 @@ class CloseTest {
     assertThat(simulation.nativeCalls()).isEmpty();
     assertThat(ran).isEmpty();
     assertThat(checked.liveBlocks()).isZero();
+  }
+
+  /**
+   * Two threads whose destructors close each other's slots, both running when they close: each
+   * close finds the other's destructor running on its slot. Waiting for it, as close() does, would
+   * be a deadlock.
+   */
+  @Test
+  void defect3TwoDestructorsThatCloseEachOthersSlotsDoNotDeadlock() throws Exception {
+    ThreadLocalSlot first = engine.newSlot();
+    ThreadLocalSlot second = engine.newSlot();
+    CyclicBarrier bothRunning = new CyclicBarrier(2);
+    Thread x = run(() -> engine.register(first, closing(second, "x", bothRunning)));
+    Thread y = run(() -> engine.register(second, closing(first, "y", bothRunning)));
+    Thread xDies = dieInTheBackground(x);
+    Thread yDies = dieInTheBackground(y);
+    xDies.join(TIMEOUT.toMillis());
+    yDies.join(TIMEOUT.toMillis());
+    assertThat(xDies.isAlive() || yDies.isAlive()).as("deadlock between the two closes").isFalse();
+    assertThat(ran).containsExactlyInAnyOrder("x closed", "y closed");
+    Thread later =
+        new Thread(
+            () -> {
+              first.close();
+              second.close();
+            });
+    later.start();
+    later.join(TIMEOUT.toMillis());
+    assertThat(later.isAlive()).as("a later close() blocked").isFalse();
+    assertThat(checked.liveBlocks()).isZero();
+    assertThat(engine.threadsWithRegistrations()).isZero();
+  }
+
+  @Test
+  void twoLiveWalksThatCloseEachOthersSlotsDoNotDeadlock() throws Exception {
+    ThreadLocalSlot first = engine.newSlot();
+    ThreadLocalSlot second = engine.newSlot();
+    CyclicBarrier bothRunning = new CyclicBarrier(2);
+    Thread x =
+        new Thread(
+            () -> {
+              engine.register(first, closing(second, "x", bothRunning));
+              engine.runDestructors();
+            });
+    Thread y =
+        new Thread(
+            () -> {
+              engine.register(second, closing(first, "y", bothRunning));
+              engine.runDestructors();
+            });
+    x.setDaemon(true);
+    y.setDaemon(true);
+    x.start();
+    y.start();
+    x.join(TIMEOUT.toMillis());
+    y.join(TIMEOUT.toMillis());
+    assertThat(x.isAlive() || y.isAlive()).as("deadlock between the two closes").isFalse();
+    assertThat(ran).containsExactlyInAnyOrder("x closed", "y closed");
+    simulation.die(x);
+    simulation.die(y);
+    assertThat(checked.liveBlocks()).isZero();
+  }
+
+  private dev.weave.Destructor closing(
+      ThreadLocalSlot other, String name, CyclicBarrier bothRunning) {
+    return value -> {
+      try {
+        bothRunning.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+      other.close();
+      ran.add(name + " closed");
+    };
+  }
+
+  private Thread dieInTheBackground(Thread thread) {
+    Thread death =
+        new Thread(
+            () -> {
+              try {
+                simulation.die(thread);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            });
+    death.setDaemon(true); // a deadlocked one must not keep the test JVM alive
+    death.start();
+    return death;
   }
 }
