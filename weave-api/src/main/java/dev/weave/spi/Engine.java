@@ -183,20 +183,26 @@ public final class Engine implements DestructorRegistry {
     Slot own = ownSlot(slot);
     own.requireOpen();
     ThreadState state = currentState();
+    boolean removed;
     synchronized (state) {
       own.requireOpen();
       long cell = state.cellIfPresent(own);
-      return cell != 0 && state.remove(cell);
+      removed = cell != 0 && state.remove(cell);
     }
+    state.reportDisarmFailure();
+    return removed;
   }
 
   @Override
   public boolean unregister(long variable) {
     requireVariable(variable);
     ThreadState state = currentState();
+    boolean removed;
     synchronized (state) {
-      return state.remove(variable);
+      removed = state.remove(variable);
     }
+    state.reportDisarmFailure();
+    return removed;
   }
 
   /**
@@ -229,7 +235,13 @@ public final class Engine implements DestructorRegistry {
    * @return how many threads have registrations that have not run yet, the dying ones included
    */
   public int threadsWithRegistrations() {
-    return ledger.armedCount();
+    int count = 0;
+    for (ThreadState state : ledger.armedStates()) {
+      if (state.holdsRegistrations()) {
+        count++;
+      }
+    }
+    return count;
   }
 
   private Slot ownSlot(ThreadLocalSlot slot) {
@@ -328,6 +340,7 @@ public final class Engine implements DestructorRegistry {
       state = adopt();
       bind(state);
     }
+    state.disarmIfDropped();
     assert state.status != ThreadState.Status.DEAD : "a dead thread state was handed back";
     return state;
   }

@@ -118,14 +118,29 @@ final class Ledger {
     synchronized (lock) {
       slot.closed = true;
       openSlots[slot.index] = null;
-      List<ThreadState> states = new ArrayList<>(armedCount);
-      for (int i = 0; i < armedHighWater; i++) {
-        if (armed[i] != null) {
-          states.add(armed[i]);
-        }
-      }
-      return states;
+      return armedStatesLocked();
     }
+  }
+
+  /**
+   * @return every armed and walking state
+   */
+  List<ThreadState> armedStates() {
+    synchronized (lock) {
+      return armedStatesLocked();
+    }
+  }
+
+  /** Guarded by {@link #lock}. */
+  private List<ThreadState> armedStatesLocked() {
+    assert Thread.holdsLock(lock);
+    List<ThreadState> states = new ArrayList<>(armedCount);
+    for (int i = 0; i < armedHighWater; i++) {
+      if (armed[i] != null) {
+        states.add(armed[i]);
+      }
+    }
+    return states;
   }
 
   /**

@@ -51,6 +51,15 @@ final class ThreadState extends ThreadCells {
 
   private Thread walker;
 
+  /**
+   * Set by a close that dropped the last registration of this armed state: only the owner thread
+   * can take its chunks off the walker key (pthread keys are per thread), at its next slow call.
+   */
+  private volatile boolean emptiedByClose;
+
+  /** Owner thread: why the last disarm failed, to log once no lock is held. */
+  private Throwable unreportedDisarmFailure;
+
   ThreadState(String backend, Ledger ledger, NativePrimitives primitives, boolean cellViews) {
     super(ledger, primitives, cellViews);
     this.backend = backend;
@@ -98,19 +107,52 @@ final class ThreadState extends ThreadCells {
     status = Status.ARMED;
   }
 
-  /** ARMED to UNARMED, on the owner thread under this monitor: it dies at bare cost again. */
+  /**
+   * ARMED to UNARMED, on the owner thread under this monitor: it dies at bare cost again. If a
+   * memory key cannot take its chunk back, the state stays armed (the walk will free the chunks)
+   * and {@link #reportDisarmFailure()} logs why.
+   */
   private void disarm() {
     assert Thread.holdsLock(this);
     try {
       putChunksOnMemoryKeys(true);
     } catch (RuntimeException | Error e) {
-      putChunksOnMemoryKeys(false); // stay armed: the walk will free the chunks
-      report(Level.DEBUG, "weave " + backend + ": a thread stays armed: " + e, null);
+      putChunksOnMemoryKeys(false);
+      unreportedDisarmFailure = e;
       return;
     }
     ledger.disarm(armedKeyValue);
     armedKeyValue = 0;
     status = Status.UNARMED;
+  }
+
+  /** Owner thread, holding no lock: disarms a state whose registrations a close dropped. */
+  void disarmIfDropped() {
+    if (emptiedByClose) {
+      synchronized (this) {
+        emptiedByClose = false;
+        if (status == Status.ARMED && registrations.isEmpty()) {
+          disarm();
+        }
+      }
+      reportDisarmFailure();
+    }
+  }
+
+  /** Owner thread, holding no lock. */
+  void reportDisarmFailure() {
+    Throwable failure = unreportedDisarmFailure;
+    if (failure != null) {
+      unreportedDisarmFailure = null;
+      report(Level.DEBUG, "weave " + backend + ": a thread stays armed: " + failure, null);
+    }
+  }
+
+  /**
+   * @return whether this state holds a registration not run yet, or runs one now
+   */
+  synchronized boolean holdsRegistrations() {
+    return !registrations.isEmpty() || running != null;
   }
 
   /**
@@ -129,7 +171,11 @@ final class ThreadState extends ThreadCells {
     }
     boolean interrupted = false;
     while (true) {
-      registrations.removeIf(r -> r.slot == slot);
+      if (registrations.removeIf(r -> r.slot == slot)
+          && registrations.isEmpty()
+          && status == Status.ARMED) {
+        emptiedByClose = true;
+      }
       Thread walking = walker;
       if (running == null || running.slot != slot || walking == Thread.currentThread()) {
         break;
@@ -200,6 +246,7 @@ final class ThreadState extends ThreadCells {
         }
       }
     }
+    reportDisarmFailure();
     if (dropped > 0) {
       report(
           Level.WARNING,

@@ -101,6 +101,38 @@ class CloseTest {
     assertThat(checked.liveBlocks()).isZero();
   }
 
+  @Test
+  void defect5AThreadWhoseLastRegistrationCloseDroppedIsNotCountedAndDisarmsAtItsNextSlowCall()
+      throws Exception {
+    ThreadLocalSlot slot = engine.newSlot();
+    ThreadLocalSlot other = engine.newSlot();
+    CountDownLatch registered = new CountDownLatch(1);
+    CountDownLatch dropped = new CountDownLatch(1);
+    AtomicReference<Long> firstChunk = new AtomicReference<>();
+    Thread owner =
+        new Thread(
+            () -> {
+              slot.set(1);
+              firstChunk.set(slot.cellAddress()); // slot 0: the chunk's first cell
+              engine.register(slot, value -> ran.add("dropped one"));
+              registered.countDown();
+              await(dropped);
+              other.set(2); // the first use of another slot here: the slow path
+            });
+    owner.start();
+    await(registered);
+    slot.close();
+    assertThat(engine.threadsWithRegistrations()).as("after close dropped its only one").isZero();
+    dropped.countDown();
+    owner.join();
+    assertThat(simulation.keyValues(owner).values())
+        .as("its chunk back on its memory key: it dies at bare cost, without the walker")
+        .contains(firstChunk.get());
+    simulation.die(owner);
+    assertThat(ran).isEmpty();
+    assertThat(checked.liveBlocks()).isZero();
+  }
+
   /**
    * Two threads whose destructors close each other's slots, both running when they close: each
    * close finds the other's destructor running on its slot. Waiting for it, as close() does, would
