@@ -21,9 +21,12 @@ import java.util.concurrent.TimeUnit;
  * where it was allocated and freed, counted, and not performed (a read returns 0).
  *
  * <p>{@link Engine} wraps its primitives in one when the system property {@value
- * Engine#CHECKED_PROPERTY} is {@code true} at its construction, or when it is given one. Words
- * outside every block the engine allocated (the variables of {@code registerNative(long, long)})
- * are the user's, and pass unchecked.
+ * Engine#CHECKED_PROPERTY} is {@code true} at its construction, or when it is given one. Every
+ * checker in the JVM shares one table of blocks, each with the checker that allocated it: an access
+ * through one engine's checker to a block another engine's checker has freed is a violation too
+ * (reported by the accessing one), and each checker counts its own live blocks. Words outside every
+ * block a checker allocated (the variables of {@code registerNative(long, long)}) are the user's,
+ * and pass unchecked.
  *
  * <p>What it costs: freed blocks are kept in quarantine (the last {@value #QUARANTINE_BLOCKS}, up
  * to {@value #QUARANTINE_BYTES} bytes) before they go back to the C heap, so that a late access is
@@ -31,40 +34,47 @@ import java.util.concurrent.TimeUnit;
  * stack; memory keys free their chunks through a callback into the JVM at thread death instead of
  * libc's {@code free}, so that the free is seen, and so a thread that only used slots dies at the
  * cost of a re-attach. Those callback keys are deleted at JVM shutdown, as the engine does with its
- * walker key. No direct buffers are handed out, so that every cell access is checked.
+ * walker key (so from then on glibc frees no chunk of a dying thread, and a thread that attaches
+ * again finds no chunk on them). No direct buffers are handed out, so that every cell access is
+ * checked. Reports are logged once its lock is released.
  */
 public final class CheckedPrimitives implements NativePrimitives {
-  /** How many freed blocks are held back from the C heap, at most. */
+  /** How many freed blocks are held back from the C heap, at most, across every checker. */
   public static final int QUARANTINE_BLOCKS = 256;
 
-  /** How many freed bytes are held back from the C heap, at most. */
+  /** How many freed bytes are held back from the C heap, at most, across every checker. */
   public static final long QUARANTINE_BYTES = 4L << 20;
 
   private static final System.Logger LOG = System.getLogger("dev.weave");
   private static final int STACK_DEPTH = 12;
 
+  /** Guards the block table, every checker's counts, keys and violations. */
+  private static final Object LOCK = new Object();
+
+  /** Guarded by {@link #LOCK}: every checker's live blocks, by start address. */
+  private static final TreeMap<Long, Block> LIVE = new TreeMap<>();
+
+  /** Guarded by {@link #LOCK}: freed blocks not yet returned to the C heap, by start address. */
+  private static final TreeMap<Long, Block> QUARANTINED = new TreeMap<>();
+
+  /** Guarded by {@link #LOCK}: the quarantine in the order blocks entered it. */
+  private static final ArrayDeque<Block> QUARANTINE_ORDER = new ArrayDeque<>();
+
+  /** Guarded by {@link #LOCK}. */
+  private static long quarantinedBytes;
+
   private final NativePrimitives delegate;
-  private final Object lock = new Object();
 
-  /** Guarded by {@link #lock}: blocks by start address. */
-  private final TreeMap<Long, Block> live = new TreeMap<>();
+  /** Guarded by {@link #LOCK}: how many blocks of {@link #LIVE} this checker allocated. */
+  private long liveBlocks;
 
-  /** Guarded by {@link #lock}: freed blocks not yet returned to the C heap, by start address. */
-  private final TreeMap<Long, Block> quarantined = new TreeMap<>();
-
-  /** Guarded by {@link #lock}: the quarantine in the order blocks entered it. */
-  private final ArrayDeque<Block> quarantineOrder = new ArrayDeque<>();
-
-  /** Guarded by {@link #lock}. */
-  private long quarantinedBytes;
-
-  /** Guarded by {@link #lock}: every key created through this layer, deleted or not. */
+  /** Guarded by {@link #LOCK}: every key created through this layer, deleted or not. */
   private final Map<Long, Key> keys = new HashMap<>();
 
-  /** Guarded by {@link #lock}. */
+  /** Guarded by {@link #LOCK}. */
   private final List<String> violations = new ArrayList<>();
 
-  /** Guarded by {@link #lock}. Once set, no new key frees through a callback into the JVM. */
+  /** Guarded by {@link #LOCK}. Once set, no new key frees through a callback into the JVM. */
   private boolean shuttingDown;
 
   /**
@@ -87,7 +97,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many violations were found so far
    */
   public long violationCount() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       return violations.size();
     }
   }
@@ -96,7 +106,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return the reports of the violations found so far, oldest first
    */
   public List<String> violations() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       return List.copyOf(violations);
     }
   }
@@ -105,8 +115,8 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many blocks the engine has allocated and not freed
    */
   public long liveBlocks() {
-    synchronized (lock) {
-      return live.size();
+    synchronized (LOCK) {
+      return liveBlocks;
     }
   }
 
@@ -114,7 +124,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many pthread keys the engine has created and not deleted
    */
   public long liveKeys() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       return keys.values().stream().filter(k -> k.deleted == null).count();
     }
   }
@@ -127,13 +137,13 @@ public final class CheckedPrimitives implements NativePrimitives {
    */
   public boolean awaitLiveBlocks(long expected, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    synchronized (lock) {
-      while (live.size() != expected) {
+    synchronized (LOCK) {
+      while (liveBlocks != expected) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           return false;
         }
-        TimeUnit.NANOSECONDS.timedWait(lock, left);
+        TimeUnit.NANOSECONDS.timedWait(LOCK, left);
       }
       return true;
     }
@@ -143,10 +153,12 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return each live block with the stack that allocated it, for a leak report
    */
   public List<String> describeLiveBlocks() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       List<String> blocks = new ArrayList<>();
-      for (Block block : live.values()) {
-        blocks.add(block + "\n  allocated by " + block.allocated);
+      for (Block block : LIVE.values()) {
+        if (block.owner == this) {
+          blocks.add(block + "\n  allocated by " + block.allocated);
+        }
       }
       return blocks;
     }
@@ -155,54 +167,60 @@ public final class CheckedPrimitives implements NativePrimitives {
   @Override
   public long allocateZeroed(long bytes) {
     long address = delegate.allocateZeroed(bytes);
-    synchronized (lock) {
-      live.put(address, new Block(address, bytes, new Site()));
-      lock.notifyAll();
+    synchronized (LOCK) {
+      LIVE.put(address, new Block(this, address, bytes, new Site()));
+      liveBlocks++;
+      LOCK.notifyAll();
     }
     return address;
   }
 
   @Override
   public void free(long address) {
-    Block released;
-    synchronized (lock) {
-      Block block = live.get(address);
-      if (block == null) {
-        Block freed = quarantined.get(address);
-        if (freed != null) {
-          violation("double free", address, freed);
+    Block released = null;
+    String report = null;
+    synchronized (LOCK) {
+      Block block = LIVE.get(address);
+      if (block == null || block.owner != this) {
+        Block freed = QUARANTINED.get(address);
+        if (block != null) {
+          report = violation("free of a block another engine allocated", address, block);
+        } else if (freed != null) {
+          report = violation("double free", address, freed);
         } else {
-          Block inside = containing(live, address);
-          violation(
-              inside != null
-                  ? "free of an address inside a block"
-                  : "free of an address it never allocated",
-              address,
-              inside);
+          Block inside = containing(LIVE, address);
+          report =
+              violation(
+                  inside != null
+                      ? "free of an address inside a block"
+                      : "free of an address it never allocated",
+                  address,
+                  inside);
         }
-        return;
+      } else {
+        LIVE.remove(address);
+        liveBlocks--;
+        block.freed = new Site();
+        QUARANTINED.put(address, block);
+        QUARANTINE_ORDER.addLast(block);
+        quarantinedBytes += block.bytes;
+        if (QUARANTINE_ORDER.size() > QUARANTINE_BLOCKS || quarantinedBytes > QUARANTINE_BYTES) {
+          released = QUARANTINE_ORDER.pollFirst();
+          QUARANTINED.remove(released.address);
+          quarantinedBytes -= released.bytes;
+        }
+        LOCK.notifyAll();
       }
-      live.remove(address);
-      block.freed = new Site();
-      quarantined.put(address, block);
-      quarantineOrder.addLast(block);
-      quarantinedBytes += block.bytes;
-      released = null;
-      if (quarantineOrder.size() > QUARANTINE_BLOCKS || quarantinedBytes > QUARANTINE_BYTES) {
-        released = quarantineOrder.pollFirst();
-        quarantined.remove(released.address);
-        quarantinedBytes -= released.bytes;
-      }
-      lock.notifyAll();
     }
+    log(report);
     if (released != null) {
-      delegate.free(released.address);
+      released.owner.delegate.free(released.address);
     }
   }
 
   @Override
   public long getWord(long address) {
-    if (freedAt(address, "read") != null) {
+    if (freedAt(address, "read")) {
       return 0;
     }
     return delegate.getWord(address);
@@ -210,20 +228,23 @@ public final class CheckedPrimitives implements NativePrimitives {
 
   @Override
   public void putWord(long address, long value) {
-    if (freedAt(address, "write") == null) {
+    if (!freedAt(address, "write")) {
       delegate.putWord(address, value);
     }
   }
 
-  /** Reports an access to a freed block. @return the block, or null if the access may go ahead */
-  private Block freedAt(long address, String operation) {
-    synchronized (lock) {
-      Block freed = containing(quarantined, address);
-      if (freed != null) {
-        violation(operation + " of freed memory", address, freed);
+  /** Reports an access to a freed block. @return whether it was one: the access must not be done */
+  private boolean freedAt(long address, String operation) {
+    String report;
+    synchronized (LOCK) {
+      Block freed = containing(QUARANTINED, address);
+      if (freed == null) {
+        return false;
       }
-      return freed;
+      report = violation(operation + " of freed memory", address, freed);
     }
+    log(report);
+    return true;
   }
 
   @Override
@@ -234,7 +255,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     if (destructorFunction != 0 && destructorFunction == delegate.freeFunction()) {
-      synchronized (lock) { // so that the shutdown hook deletes every such key
+      synchronized (LOCK) { // so that the shutdown hook deletes every such key
         if (!shuttingDown) {
           // libc's free would be unseen here: free through this layer instead.
           long key = delegate.createKey(this::freeAtThreadDeath);
@@ -264,7 +285,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   }
 
   private void track(long key) {
-    synchronized (lock) {
+    synchronized (LOCK) {
       keys.put(key, new Key(key, false, new Site()));
     }
   }
@@ -274,60 +295,75 @@ public final class CheckedPrimitives implements NativePrimitives {
 
   @Override
   public long getKey(long key) {
-    synchronized (lock) {
-      return usable(key, "pthread_getspecific") ? delegate.getKey(key) : 0;
+    String report;
+    synchronized (LOCK) {
+      report = unusable(key, "pthread_getspecific");
+      if (report == null) {
+        return delegate.getKey(key);
+      }
     }
+    log(report);
+    return 0;
   }
 
   @Override
   public void setKey(long key, long value) {
-    synchronized (lock) {
-      if (!usable(key, "pthread_setspecific")) {
-        return;
+    String report;
+    synchronized (LOCK) {
+      report = unusable(key, "pthread_setspecific");
+      if (report == null) {
+        Block freed = containing(QUARANTINED, value);
+        if (freed == null) {
+          delegate.setKey(key, value);
+          return;
+        }
+        report = violation("pthread_setspecific(" + key + ") to freed memory", value, freed);
       }
-      Block freed = containing(quarantined, value);
-      if (freed != null) {
-        violation("pthread_setspecific(" + key + ") to freed memory", value, freed);
-        return;
-      }
-      delegate.setKey(key, value);
     }
+    log(report);
   }
 
   @Override
   public void deleteKey(long key) {
-    synchronized (lock) {
-      if (!usable(key, "pthread_key_delete")) {
+    String report;
+    synchronized (LOCK) {
+      report = unusable(key, "pthread_key_delete");
+      if (report == null) {
+        keys.get(key).deleted = new Site();
+        delegate.deleteKey(key);
         return;
       }
-      keys.get(key).deleted = new Site();
-      delegate.deleteKey(key);
     }
+    log(report);
   }
 
-  /** Guarded by {@link #lock}. @return whether {@code key} may be used; reports it if not */
-  private boolean usable(long key, String operation) {
+  /**
+   * Guarded by {@link #LOCK}.
+   *
+   * @return null if {@code key} may be used; else the violation's report (empty for a key deleted
+   *     at shutdown, which is not one)
+   */
+  private String unusable(long key, String operation) {
     Key known = keys.get(key);
     if (known == null) {
-      violation(operation + " on key " + key + ", which this engine never created", 0, null);
-      return false;
+      return violation(operation + " on key " + key + ", which this engine never created", 0, null);
     }
-    if (known.deleted != null) {
-      if (!known.deletedAtShutdown) {
-        report(
-            operation
-                + " on key "
-                + key
-                + " after it was deleted\n  created by "
-                + known.created
-                + "\n  deleted by "
-                + known.deleted
-                + "\n  used by "
-                + new Site());
-      }
-      return false;
+    if (known.deleted == null) {
+      return null;
     }
-    return true;
+    if (known.deletedAtShutdown) {
+      return "";
+    }
+    return record(
+        operation
+            + " on key "
+            + key
+            + " after it was deleted\n  created by "
+            + known.created
+            + "\n  deleted by "
+            + known.deleted
+            + "\n  used by "
+            + new Site());
   }
 
   @Override
@@ -346,7 +382,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * the JVM must be gone by then.
    */
   private void deleteCallbackKeys() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       shuttingDown = true;
       for (Key key : keys.values()) {
         if (key.freesThroughCallback && key.deleted == null) {
@@ -362,8 +398,8 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
-  /** Guarded by {@link #lock}. */
-  private void violation(String operation, long address, Block block) {
+  /** Guarded by {@link #LOCK}. @return the report, counted, for {@link #log} once unlocked */
+  private String violation(String operation, long address, Block block) {
     StringBuilder report = new StringBuilder(operation);
     if (address != 0) {
       report.append(" at 0x").append(Long.toHexString(address));
@@ -376,12 +412,20 @@ public final class CheckedPrimitives implements NativePrimitives {
       }
     }
     report.append("\n  this access by ").append(new Site());
-    report(report.toString());
+    return record(report.toString());
   }
 
-  /** Guarded by {@link #lock}. */
-  private void report(String report) {
+  /** Guarded by {@link #LOCK}. */
+  private String record(String report) {
     violations.add(report);
+    return report;
+  }
+
+  /** Holding no lock: a logging handler is user code. */
+  private static void log(String report) {
+    if (report == null || report.isEmpty()) {
+      return;
+    }
     try {
       LOG.log(Level.ERROR, "weave checked mode: " + report);
     } catch (Throwable ignored) {
@@ -399,12 +443,14 @@ public final class CheckedPrimitives implements NativePrimitives {
   }
 
   private static final class Block {
+    final CheckedPrimitives owner;
     final long address;
     final long bytes;
     final Site allocated;
     Site freed;
 
-    Block(long address, long bytes, Site allocated) {
+    Block(CheckedPrimitives owner, long address, long bytes, Site allocated) {
+      this.owner = owner;
       this.address = address;
       this.bytes = bytes;
       this.allocated = allocated;

@@ -309,9 +309,29 @@ public final class Engine implements DestructorRegistry {
     }
   }
 
+  /**
+   * Whether {@code address} is in one of this engine's chunks of the calling OS thread, found
+   * through its pthread keys (the walker key names an armed state, each memory key holds a chunk)
+   * rather than through the state bound to this attachment, which a thread that attached again does
+   * not have.
+   */
   private boolean isCellOfCallingThread(long address) {
-    ThreadState state = stateIfPresent();
-    return state != null && state.holdsCell(address);
+    ThreadState armed = ledger.armedOnCallingThread();
+    if (armed != null) {
+      synchronized (armed) {
+        if (armed.holdsAddress(address)) {
+          return true;
+        }
+      }
+    }
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      long key = ledger.memoryKeyIfPresent(chunk);
+      long base = key == 0 ? 0 : primitives.getKey(key);
+      if (base != 0 && address >= base && address < base + Chunks.bytesOf(chunk)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   Seam seam() {

@@ -46,13 +46,15 @@ abstract class ThreadCells {
   /** Whether a new chunk goes on its memory key: only while the thread has no registration. */
   abstract boolean chunksOnMemoryKeys();
 
-  /** Owner thread. @return whether {@code address} is in one of this thread's chunks */
-  boolean holdsCell(long address) {
+  /**
+   * Owner thread, under the state's monitor.
+   *
+   * @return whether {@code address} is in one of this thread's chunks, cells or owner words
+   */
+  boolean holdsAddress(long address) {
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       long base = chunks[chunk];
-      if (base != 0
-          && address >= base
-          && address < base + Chunks.cellsIn(chunk) * (long) Long.BYTES) {
+      if (base != 0 && address >= base && address < base + Chunks.bytesOf(chunk)) {
         return true;
       }
     }

@@ -25,7 +25,10 @@ final class SimulatedPrimitives implements NativePrimitives {
   private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
   private final Map<Thread, TreeMap<Long, Long>> values = new ConcurrentHashMap<>();
   private final List<String> nativeCalls = new ArrayList<>();
-  private long nextAddress = 0x10000;
+
+  /** Shared by every simulation, as a process has one heap: the checkers share one block table. */
+  private static long nextAddress = 0x10000;
+
   private long nextKey = 1;
 
   /**
@@ -41,12 +44,13 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long allocateZeroed(long bytes) {
     hook.before("allocateZeroed", bytes);
-    synchronized (this) {
-      long base = nextAddress;
+    long base;
+    synchronized (SimulatedPrimitives.class) {
+      base = nextAddress;
       nextAddress += bytes + 64;
-      blocks.put(base, bytes);
-      return base;
     }
+    blocks.put(base, bytes);
+    return base;
   }
 
   @Override
