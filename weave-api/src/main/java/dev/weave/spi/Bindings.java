@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * runs its pthread key destructors, and glibc frees an unarmed state's chunks there with no Java
  * running. A thread started by {@link Thread#start()} has no such moment: its {@code Thread} is
  * done before the key destructors run, and Java code there runs in a new attachment. {@link
- * #startedByJava} tells the two apart, once per binding.
+ * #startedByJava} tells the two apart; a state asks once per binding, after a few calls ({@link
+ * ThreadCells#countSlowCall}), and until then treats its attachment as one the JVM did not start.
  */
 final class Bindings {
   private static final VarHandle WEAVE_THREAD_STATES = weaveThreadStates();
@@ -62,7 +63,8 @@ final class Bindings {
    * an FFM upcall, a JNA or jffi callback), so an instance of a subclass was started by Java; a
    * plain one was if the bottom frame of its stack is {@code Thread.run()}, where an attached
    * thread's is the method native code called. (Native code that called {@code Thread.run()} itself
-   * through JNI would be taken for a started thread.) It walks the stack: call it once per binding.
+   * through JNI would be taken for a started thread.) It walks the stack, which costs about 10 µs
+   * on a new thread: call it once per binding.
    */
   static boolean startedByJava(Thread thread) {
     if (thread.getClass() != Thread.class) {

@@ -366,6 +366,19 @@ public final class CheckedPrimitives implements NativePrimitives {
             + new Site());
   }
 
+  /**
+   * Whether {@code block}, a chunk that was the value of {@code key}, is still this checker's
+   * although the key reads NULL: the key was deleted at shutdown (glibc calls no destructor of a
+   * deleted key, and reads NULL for it), not visited at the thread's exit.
+   */
+  boolean keptByKeyDeletedAtShutdown(long key, long block) {
+    synchronized (LOCK) {
+      Key known = keys.get(key);
+      Block live = LIVE.get(block);
+      return known != null && known.deletedAtShutdown && live != null && live.owner == this;
+    }
+  }
+
   @Override
   public void callDestructor(long function, long argument) {
     delegate.callDestructor(function, argument);
@@ -381,7 +394,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * The launcher's main thread dies after the JVM is destroyed: a key whose destructor calls into
    * the JVM must be gone by then.
    */
-  private void deleteCallbackKeys() {
+  void deleteCallbackKeys() {
     synchronized (LOCK) {
       shuttingDown = true;
       for (Key key : keys.values()) {

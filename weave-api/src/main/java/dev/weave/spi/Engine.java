@@ -121,7 +121,10 @@ public final class Engine implements DestructorRegistry {
     Slot own = ownSlot(slot);
     Objects.requireNonNull(destructor, "destructor is null");
     own.requireOpen();
-    ThreadState state = currentState();
+    ThreadState state = stateToRegisterOn();
+    if (state == null) {
+      return;
+    }
     synchronized (state) {
       own.requireOpen();
       state.add(state.cellOrCreate(own), destructor, 0, own);
@@ -133,7 +136,10 @@ public final class Engine implements DestructorRegistry {
     Slot own = ownSlot(slot);
     requireAddress(function, "function");
     own.requireOpen();
-    ThreadState state = currentState();
+    ThreadState state = stateToRegisterOn();
+    if (state == null) {
+      return;
+    }
     synchronized (state) {
       own.requireOpen();
       state.add(state.cellOrCreate(own), null, function, own);
@@ -145,10 +151,35 @@ public final class Engine implements DestructorRegistry {
     requireVariable(variable);
     requireAddress(function, "function");
     refuseOtherEnginesCell(variable);
-    ThreadState state = currentState();
+    ThreadState state = stateToRegisterOn();
+    if (state == null) {
+      return;
+    }
     synchronized (state) {
       state.add(variable, null, function, slotOfCell(state, variable));
     }
+  }
+
+  /**
+   * The calling thread's state, or null if the registration is dropped with a warning: glibc has
+   * run its last destructor pass for this thread (rule 15), so it could never run, and nothing is
+   * allocated for it.
+   */
+  private ThreadState stateToRegisterOn() {
+    ThreadState state = currentState();
+    if (!state.pastTheLastPass()) {
+      return state;
+    }
+    ThreadState.report(
+        Level.WARNING,
+        "weave "
+            + name
+            + ": dropped a destructor registered on a dying thread after glibc's last destructor"
+            + " pass ("
+            + MAX_ROUNDS
+            + " walks at death): it could never run",
+        null);
+    return null;
   }
 
   /**
@@ -221,14 +252,11 @@ public final class Engine implements DestructorRegistry {
               + running
               + " backend; it ends a thread's weave life and may only be called outside destructors");
     }
-    ThreadState state = stateIfPresent();
-    if (state == null) {
-      if (Thread.currentThread() instanceof WeaveThread) {
-        return; // a WeaveThread never re-attaches: no state means it never used this engine
-      }
-      state = currentState(); // kept even if empty: a pool thread's next task end finds it at once
+    if (stateIfPresent() == null && Thread.currentThread() instanceof WeaveThread) {
+      return; // a WeaveThread never re-attaches: no state means it never used this engine
     }
-    state.walk(false);
+    currentState()
+        .walk(false); // kept even if empty: a pool thread's next task end finds it at once
   }
 
   /**
@@ -348,34 +376,41 @@ public final class Engine implements DestructorRegistry {
     return bindings.bound();
   }
 
+  /** Makes {@code state} the calling attachment's. */
   private void bind(ThreadState state) {
     bindings.bind(state);
+    state.boundHere();
   }
 
-  /** The calling thread's state; a thread that never used weave gets an empty one. */
+  /**
+   * The calling thread's state, usable here: a thread that never used weave gets an empty one, and
+   * one whose bound state died or went stale at its OS exit adopts afresh from its keys.
+   */
   ThreadState currentState() {
     ThreadState state = stateIfPresent();
-    if (state == null) {
+    if (state == null || !state.usableHere()) {
       PlatformThreads.require();
-      state = adopt();
+      state = adopt(state);
       bind(state);
     }
+    state.countSlowCall(seam.startedByJava);
     state.disarmIfDropped();
-    assert state.status != ThreadState.Status.DEAD : "a dead thread state was handed back";
     return state;
   }
 
   /**
-   * Finds what this OS thread left in its pthread keys while attached as another {@link Thread}:
-   * its registrations through the walker key, else its cells through the memory keys; or a new,
-   * empty state.
+   * Finds what this OS thread left in its pthread keys, as another {@link Thread} or earlier in its
+   * OS exit: its registrations through the walker key, else its cells through the memory keys
+   * (those glibc has not freed yet); or a new, empty state. A stale or dead {@code previous} state
+   * is forgotten, never freed, and passes on how many walks at death it has seen.
    */
-  private ThreadState adopt() {
+  private ThreadState adopt(ThreadState previous) {
     ThreadState withRegistrations = ledger.armedOnCallingThread();
     if (withRegistrations != null) {
       return withRegistrations;
     }
     ThreadState state = new ThreadState(name, ledger, primitives, cellViews);
+    state.walksAtDeath = previous == null ? 0 : previous.walksAtDeath;
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       long key = ledger.memoryKeyIfPresent(chunk);
       long address = key == 0 ? 0 : primitives.getKey(key);
@@ -386,19 +421,22 @@ public final class Engine implements DestructorRegistry {
     return state;
   }
 
-  /** The walker key's destructor, on the dying OS thread. Never throws. */
+  /**
+   * The walker key's destructor, on the dying OS thread. The dead state stays bound to the
+   * attachment, so that a later weave call there (another library's key destructor) knows the walks
+   * this thread has had, and starts a new state. Never throws.
+   */
   private void threadDied(long walkerKeyValue) {
     try {
       ThreadState state = ledger.armedAt(walkerKeyValue);
       if (state != null && !ledger.shuttingDown()) {
-        ThreadState previous = stateIfPresent(); // state, when the thread is still attached
-        assert previous == null || previous == state;
-        bind(state);
-        try {
-          state.walk(true);
-        } finally {
-          bind(null);
+        ThreadState previous = stateIfPresent();
+        int walks = Math.max(state.walksAtDeath, previous == null ? 0 : previous.walksAtDeath);
+        state.walksAtDeath = walks + 1;
+        if (previous != state) {
+          bind(state);
         }
+        state.walk(true);
       }
     } catch (Throwable t) {
       ThreadState.report(Level.ERROR, "weave " + name + ": the walk at thread death failed", t);

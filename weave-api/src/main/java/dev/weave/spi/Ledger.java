@@ -169,6 +169,16 @@ final class Ledger {
   }
 
   /**
+   * Whether {@code chunk} is still owned although its memory {@code key} reads NULL: in checked
+   * mode the checker deletes the memory keys at shutdown (they free through a callback into the
+   * JVM), and glibc then frees nothing through them.
+   */
+  boolean keptByDeletedKey(long key, long chunk) {
+    return primitives instanceof CheckedPrimitives
+        && ((CheckedPrimitives) primitives).keptByKeyDeletedAtShutdown(key, chunk);
+  }
+
+  /**
    * Made on first use, with the hook that deletes it at shutdown. A key whose hook cannot be added
    * is deleted again: nothing would delete it before the launcher's main thread dies after the JVM.
    *

@@ -16,8 +16,8 @@ final class Seam {
   enum Fault {
     /** Issue 11, defect 1: close() reads the owner words of a thread with no registration. */
     CLOSE_READS_UNARMED_CELLS,
-    /** Issue 11, defect 2: a state keeps its cell cache after its walk at death freed the cells. */
-    DEAD_STATE_KEEPS_ITS_CACHE,
+    /** Issue 11, defect 2: a state stays in use after its walk at death freed its cells. */
+    DEAD_STATE_STAYS_IN_USE,
     /** Issue 11, defect 4: a second close() returns while the first is still dropping. */
     SECOND_CLOSE_RETURNS_AT_ONCE,
     /** Issue 17, defect 3: close() waits for a destructor that waits for it. */

@@ -58,18 +58,23 @@ final class Slot implements ThreadLocalSlot {
       }
     }
     state = engine.currentState();
-    return state.cellIfPresent(this) == 0 ? 0 : state.read(index);
+    long cell = state.cellIfPresent(this);
+    return cell == 0 ? 0 : state.readUncached(cell);
   }
 
   @Override
   public void set(long value) {
     requireOpen();
     ThreadState state = bindings.bound();
-    if (state == null || index >= state.cellOwners.length || state.cellOwners[index] != id) {
-      state = engine.currentState();
-      state.cellOrCreate(this);
+    if (state != null) {
+      long[] owners = state.cellOwners;
+      if (index < owners.length && owners[index] == id) {
+        state.write(index, value);
+        return;
+      }
     }
-    state.write(index, value);
+    state = engine.currentState();
+    state.writeUncached(state.cellOrCreate(this), value);
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.weave.spi;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.function.Predicate;
 
 /**
  * The memory half of a {@link ThreadState}: one OS thread's chunks of cells ({@link Chunks}) and
@@ -37,6 +38,27 @@ abstract class ThreadCells {
   /** Every cell at an index from here on reads 0: cells below it were handed out on this thread. */
   int cellsInUse;
 
+  /**
+   * Whether the cache is on. It is off until the attachment this state is bound to is known to be a
+   * thread started by Java ({@link Bindings}): one the JVM did not start may outlive the chunks'
+   * keys, so with the cache off every slot call takes the slow path, which checks that the chunks
+   * are still on their memory keys ({@link #chunksOnTheirKeys()}) before touching them. Owner
+   * thread.
+   */
+  private boolean cached;
+
+  /** Whether the attachment's kind is decided. Owner thread. */
+  private boolean classified;
+
+  /** Slow-path calls in this attachment so far, until it is classified. Owner thread. */
+  private int slowCalls;
+
+  /**
+   * Slow-path calls an attachment makes before it is classified: the stack walk that tells (about
+   * 10 µs on a new thread) is then paid only by threads that use weave more than a few times.
+   */
+  static final int CALLS_BEFORE_CLASSIFYING = 16;
+
   ThreadCells(Ledger ledger, NativePrimitives primitives, boolean cellViews) {
     this.ledger = ledger;
     this.primitives = primitives;
@@ -45,6 +67,56 @@ abstract class ThreadCells {
 
   /** Whether a new chunk goes on its memory key: only while the thread has no registration. */
   abstract boolean chunksOnMemoryKeys();
+
+  /** Owner thread, when the state is bound to an attachment: its kind is not known yet. */
+  void boundHere() {
+    cached = false;
+    classified = false;
+    slowCalls = 0;
+    cellOwners = NO_CELLS;
+    cellAddresses = NO_CELLS;
+  }
+
+  /**
+   * Owner thread, on each slow-path call. A subclass of {@link Thread} was started by Java, which
+   * is cheap to see; a plain {@code Thread} is asked {@code startedByJava} at its {@value
+   * #CALLS_BEFORE_CLASSIFYING}th slow-path call. The cache goes on for a thread started by Java.
+   */
+  void countSlowCall(Predicate<Thread> startedByJava) {
+    if (classified) {
+      return;
+    }
+    Thread thread = Thread.currentThread();
+    if (thread.getClass() != Thread.class || ++slowCalls >= CALLS_BEFORE_CLASSIFYING) {
+      classified = true;
+      cached = startedByJava.test(thread);
+    }
+  }
+
+  /** Owner thread: whether the cell cache is off, so every call checks the chunks' keys first. */
+  boolean uncached() {
+    return !cached;
+  }
+
+  /**
+   * Owner thread: whether each chunk is still the value of its memory key. glibc clears a key's
+   * value before calling its destructor (libc {@code free}), so a chunk that is not was freed, or
+   * is about to be, during the thread's OS exit (contract rule 15). One {@code pthread_getspecific}
+   * a chunk.
+   */
+  boolean chunksOnTheirKeys() {
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      long address = chunks[chunk];
+      if (address != 0) {
+        long key = ledger.memoryKeyIfPresent(chunk);
+        if (key == 0
+            || (primitives.getKey(key) != address && !ledger.keptByDeletedKey(key, address))) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
 
   /**
    * Owner thread, under the state's monitor.
@@ -87,6 +159,16 @@ abstract class ThreadCells {
   /** Owner thread: the id of the slot that last used slot index {@code index}'s cell here. */
   long ownerAt(int index) {
     return primitives.getWord(chunks[Chunks.chunkOf(index)] + Chunks.ownerOffset(index));
+  }
+
+  /** Owner thread: the value of a cell this thread has, found on the slow path. */
+  long readUncached(long cell) {
+    return primitives.getWord(cell);
+  }
+
+  /** Owner thread: sets a cell this thread has, found on the slow path. */
+  void writeUncached(long cell, long value) {
+    primitives.putWord(cell, value);
   }
 
   /** Owner thread; {@code index} is cached here. */
@@ -194,6 +276,9 @@ abstract class ThreadCells {
   }
 
   private void remember(int index, long cell, long slotId) {
+    if (!cached) {
+      return;
+    }
     if (index >= cellOwners.length) {
       int length = Math.max(Chunks.FIRST_CHUNK_CELLS, Integer.highestOneBit(index) << 1);
       cellAddresses = Arrays.copyOf(cellAddresses, length);
@@ -247,12 +332,16 @@ abstract class ThreadCells {
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       if (chunks[chunk] != 0) {
         primitives.free(chunks[chunk]);
-        chunks[chunk] = 0;
-        views[chunk] = null;
+        if (!ledger.seam.has(Seam.Fault.DEAD_STATE_STAYS_IN_USE)) {
+          chunks[chunk] = 0;
+          views[chunk] = null;
+        }
       }
     }
-    cellOwners = NO_CELLS;
-    cellAddresses = NO_CELLS;
-    cellsInUse = 0;
+    if (!ledger.seam.has(Seam.Fault.DEAD_STATE_STAYS_IN_USE)) {
+      cellOwners = NO_CELLS;
+      cellAddresses = NO_CELLS;
+      cellsInUse = 0;
+    }
   }
 }

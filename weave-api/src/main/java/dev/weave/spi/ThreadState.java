@@ -39,6 +39,13 @@ final class ThreadState extends ThreadCells {
 
   private final String backend;
 
+  /**
+   * How many walks at death this OS thread has had, as far as the attachments this state was made
+   * in know: glibc visits the walker key at most once a pass, so a state that counts {@link
+   * Engine#MAX_ROUNDS} is past glibc's last pass. Owner thread.
+   */
+  int walksAtDeath;
+
   /** While armed or walking: the value of its thread's walker key, and its place in the table. */
   private long armedKeyValue;
 
@@ -68,6 +75,29 @@ final class ThreadState extends ThreadCells {
   @Override
   boolean chunksOnMemoryKeys() {
     return status == Status.UNARMED;
+  }
+
+  /**
+   * Owner thread: whether the calling attachment may go on using this state. A dead one's chunks
+   * are freed; an unarmed one bound to an attachment the JVM did not start is stale once glibc has
+   * taken one of its chunks off its memory key, at the thread's OS exit (rule 15).
+   */
+  boolean usableHere() {
+    if (status == Status.DEAD) {
+      return ledger.seam.has(Seam.Fault.DEAD_STATE_STAYS_IN_USE);
+    }
+    return status != Status.UNARMED
+        || !uncached()
+        || ledger.seam.has(Seam.Fault.STALE_STATES_UNCHECKED)
+        || chunksOnTheirKeys();
+  }
+
+  /**
+   * Owner thread: whether glibc has run its last destructor pass for this thread (four walks at
+   * death), so that a registration could never run.
+   */
+  boolean pastTheLastPass() {
+    return walksAtDeath >= Engine.MAX_ROUNDS && status == Status.UNARMED;
   }
 
   /**
