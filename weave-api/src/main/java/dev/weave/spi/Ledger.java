@@ -54,6 +54,16 @@ final class Ledger {
   /** Written under {@link #lock}. */
   private volatile long walkerKey;
 
+  /**
+   * A key with no destructor, made with the walker key and never deleted (glibc calls nothing
+   * through it), whose value on an OS thread is a token of that thread: after shutdown began and
+   * the walker key is gone, adoption finds an armed state by it. Guarded by {@link #lock}.
+   */
+  private long identityKey;
+
+  /** Guarded by {@link #lock}. */
+  private long lastToken;
+
   /** Written under {@link #lock}. */
   private volatile boolean shuttingDown;
 
@@ -192,6 +202,9 @@ final class Ledger {
     }
     synchronized (lock) {
       if (walkerKey == 0) {
+        if (identityKey == 0) {
+          identityKey = primitives.createKey(0);
+        }
         key = primitives.createKey(walker);
         try {
           seam.addShutdownHook.accept(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
@@ -238,6 +251,9 @@ final class Ledger {
       if (slot != null) {
         slot.requireOpen();
       }
+      if (state.token == 0) {
+        state.token = tokenOfCallingThread();
+      }
       long value = addArmed(state);
       if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
         try {
@@ -279,16 +295,37 @@ final class Ledger {
   }
 
   /**
-   * @return the armed state the calling OS thread's walker key names, or null
+   * @return the armed state the calling OS thread's walker key names (or, once shutdown has deleted
+   *     that key, its identity key), or null
    */
   ThreadState armedOnCallingThread() {
     synchronized (lock) {
-      if (walkerKey == 0 || shuttingDown) { // a deleted key's index may be someone else's now
+      if (walkerKey == 0) {
         return null;
       }
-      long index = primitives.getKey(walkerKey) - 1;
-      return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+      if (!shuttingDown) {
+        long index = primitives.getKey(walkerKey) - 1;
+        return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+      }
+      long token = primitives.getKey(identityKey); // a deleted key's index may be another's now
+      for (int i = 0; token != 0 && i < armedHighWater; i++) {
+        if (armed[i] != null && armed[i].token == token) {
+          return armed[i];
+        }
+      }
+      return null;
     }
+  }
+
+  /** Guarded by {@link #lock}: the calling OS thread's token, made and set on first use. */
+  private long tokenOfCallingThread() {
+    assert Thread.holdsLock(lock);
+    long token = primitives.getKey(identityKey);
+    if (token == 0) {
+      token = ++lastToken;
+      primitives.setKey(identityKey, token);
+    }
+    return token;
   }
 
   /**

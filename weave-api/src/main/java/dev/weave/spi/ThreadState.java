@@ -46,6 +46,12 @@ final class ThreadState extends ThreadCells {
    */
   int walksAtDeath;
 
+  /**
+   * Its OS thread's token, set on its first arm: what the thread's identity key holds ({@link
+   * Ledger}). Guarded by the ledger's lock.
+   */
+  long token;
+
   /** While armed or walking: the value of its thread's walker key, and its place in the table. */
   private long armedKeyValue;
 

@@ -273,7 +273,8 @@ final class SimulatedPrimitives implements NativePrimitives {
           ((ThreadDeathHandler) destructor).threadDied(value);
         } else if ((Long) destructor == FREE) {
           free(value);
-        } else {
+        } else if ((Long) destructor != 0) { // a key with no destructor: cleared, nothing called
+
           callDestructor((Long) destructor, value);
         }
       }
