@@ -168,6 +168,11 @@ final class SimulatedPrimitives implements NativePrimitives {
     return !attachedFromNative.contains(thread);
   }
 
+  /** {@code thread}, the calling one, stands for a thread created in C and attached through JNI. */
+  void markAttachedFromNative(Thread thread) {
+    attachedFromNative.add(thread);
+  }
+
   /**
    * Runs {@code body} on a new {@link Thread} that stands for a thread created in C and attached to
    * the JVM through JNI, and joins it.
