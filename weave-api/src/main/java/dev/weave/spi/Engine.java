@@ -434,7 +434,8 @@ public final class Engine implements DestructorRegistry {
         int walks = Math.max(state.walksAtDeath, previous == null ? 0 : previous.walksAtDeath);
         state.walksAtDeath = walks + 1;
         if (previous != state) {
-          bind(state);
+          // Its cache stays on, if it was: its cells live until die() empties the cache.
+          bindings.bind(state);
         }
         state.walk(true);
       }
