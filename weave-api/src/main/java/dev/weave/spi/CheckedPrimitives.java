@@ -1,14 +1,14 @@
 package dev.weave.spi;
 
+import dev.weave.spi.BlockTable.Block;
+import dev.weave.spi.BlockTable.Site;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,26 +46,12 @@ public final class CheckedPrimitives implements NativePrimitives {
   public static final long QUARANTINE_BYTES = 4L << 20;
 
   private static final System.Logger LOG = System.getLogger("dev.weave");
-  private static final int STACK_DEPTH = 12;
 
-  /** Guards the block table, every checker's counts, keys and violations. */
-  private static final Object LOCK = new Object();
-
-  /** Guarded by {@link #LOCK}: every checker's live blocks, by start address. */
-  private static final TreeMap<Long, Block> LIVE = new TreeMap<>();
-
-  /** Guarded by {@link #LOCK}: freed blocks not yet returned to the C heap, by start address. */
-  private static final TreeMap<Long, Block> QUARANTINED = new TreeMap<>();
-
-  /** Guarded by {@link #LOCK}: the quarantine in the order blocks entered it. */
-  private static final ArrayDeque<Block> QUARANTINE_ORDER = new ArrayDeque<>();
-
-  /** Guarded by {@link #LOCK}. */
-  private static long quarantinedBytes;
+  private static final Object LOCK = BlockTable.LOCK;
 
   private final NativePrimitives delegate;
 
-  /** Guarded by {@link #LOCK}: how many blocks of {@link #LIVE} this checker allocated. */
+  /** Guarded by {@link #LOCK}: how many live blocks of the {@link BlockTable} it allocated. */
   private long liveBlocks;
 
   /** Guarded by {@link #LOCK}: every key created through this layer, deleted or not. */
@@ -155,10 +141,8 @@ public final class CheckedPrimitives implements NativePrimitives {
   public List<String> describeLiveBlocks() {
     synchronized (LOCK) {
       List<String> blocks = new ArrayList<>();
-      for (Block block : LIVE.values()) {
-        if (block.owner == this) {
-          blocks.add(block + "\n  allocated by " + block.allocated);
-        }
+      for (Block block : BlockTable.liveOf(this)) {
+        blocks.add(block + "\n  allocated by " + block.allocated);
       }
       return blocks;
     }
@@ -168,7 +152,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   public long allocateZeroed(long bytes) {
     long address = delegate.allocateZeroed(bytes);
     synchronized (LOCK) {
-      LIVE.put(address, new Block(this, address, bytes, new Site()));
+      BlockTable.add(new Block(this, address, bytes, new Site()));
       liveBlocks++;
       LOCK.notifyAll();
     }
@@ -180,36 +164,25 @@ public final class CheckedPrimitives implements NativePrimitives {
     Block released = null;
     String report = null;
     synchronized (LOCK) {
-      Block block = LIVE.get(address);
-      if (block == null || block.owner != this) {
-        Block freed = QUARANTINED.get(address);
-        if (block != null) {
-          report = violation("free of a block another engine allocated", address, block);
-        } else if (freed != null) {
-          report = violation("double free", address, freed);
-        } else {
-          Block inside = containing(LIVE, address);
-          report =
-              violation(
-                  inside != null
-                      ? "free of an address inside a block"
-                      : "free of an address it never allocated",
-                  address,
-                  inside);
-        }
-      } else {
-        LIVE.remove(address);
+      Block block = BlockTable.liveAt(address);
+      if (block != null && block.owner == this) {
         liveBlocks--;
         block.freed = new Site();
-        QUARANTINED.put(address, block);
-        QUARANTINE_ORDER.addLast(block);
-        quarantinedBytes += block.bytes;
-        if (QUARANTINE_ORDER.size() > QUARANTINE_BLOCKS || quarantinedBytes > QUARANTINE_BYTES) {
-          released = QUARANTINE_ORDER.pollFirst();
-          QUARANTINED.remove(released.address);
-          quarantinedBytes -= released.bytes;
-        }
+        released = BlockTable.quarantine(block);
         LOCK.notifyAll();
+      } else if (block != null) {
+        report = violation("free of a block another engine allocated", address, block);
+      } else if (BlockTable.freedAt(address) != null) {
+        report = violation("double free", address, BlockTable.freedAt(address));
+      } else {
+        Block inside = BlockTable.liveContaining(address);
+        report =
+            violation(
+                inside != null
+                    ? "free of an address inside a block"
+                    : "free of an address it never allocated",
+                address,
+                inside);
       }
     }
     log(report);
@@ -237,7 +210,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   private boolean freedAt(long address, String operation) {
     String report;
     synchronized (LOCK) {
-      Block freed = containing(QUARANTINED, address);
+      Block freed = BlockTable.freedContaining(address);
       if (freed == null) {
         return false;
       }
@@ -312,7 +285,7 @@ public final class CheckedPrimitives implements NativePrimitives {
     synchronized (LOCK) {
       report = unusable(key, "pthread_setspecific");
       if (report == null) {
-        Block freed = containing(QUARANTINED, value);
+        Block freed = BlockTable.freedContaining(value);
         if (freed == null) {
           delegate.setKey(key, value);
           return;
@@ -374,7 +347,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   boolean keptByKeyDeletedAtShutdown(long key, long block) {
     synchronized (LOCK) {
       Key known = keys.get(key);
-      Block live = LIVE.get(block);
+      Block live = BlockTable.liveAt(block);
       return known != null && known.deletedAtShutdown && live != null && live.owner == this;
     }
   }
@@ -446,35 +419,6 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
-  private static Block containing(TreeMap<Long, Block> blocks, long address) {
-    Map.Entry<Long, Block> candidate = blocks.floorEntry(address);
-    if (candidate == null) {
-      return null;
-    }
-    Block block = candidate.getValue();
-    return address < block.address + block.bytes ? block : null;
-  }
-
-  private static final class Block {
-    final CheckedPrimitives owner;
-    final long address;
-    final long bytes;
-    final Site allocated;
-    Site freed;
-
-    Block(CheckedPrimitives owner, long address, long bytes, Site allocated) {
-      this.owner = owner;
-      this.address = address;
-      this.bytes = bytes;
-      this.allocated = allocated;
-    }
-
-    @Override
-    public String toString() {
-      return "the block of " + bytes + " bytes at 0x" + Long.toHexString(address);
-    }
-  }
-
   private static final class Key {
     final long key;
     final boolean freesThroughCallback;
@@ -486,31 +430,6 @@ public final class CheckedPrimitives implements NativePrimitives {
       this.key = key;
       this.freesThroughCallback = freesThroughCallback;
       this.created = created;
-    }
-  }
-
-  /** A thread and the stack where it did something, without the frames of this class. */
-  private static final class Site {
-    final String thread = Thread.currentThread().getName();
-    final StackTraceElement[] stack = new Throwable().getStackTrace();
-
-    @Override
-    public String toString() {
-      StringBuilder text = new StringBuilder("thread \"").append(thread).append("\":");
-      int shown = 0;
-      for (StackTraceElement frame : stack) {
-        String frameClass = frame.getClassName();
-        if (frameClass.equals(CheckedPrimitives.class.getName())
-            || frameClass.startsWith(CheckedPrimitives.class.getName() + "$")) {
-          continue;
-        }
-        if (shown++ == STACK_DEPTH) {
-          text.append("\n      ...");
-          break;
-        }
-        text.append("\n      at ").append(frame);
-      }
-      return text.toString();
     }
   }
 }

@@ -25,13 +25,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * its first registration the chunks belong to the walker key instead, whose destructor runs the
  * registrations and only then frees the chunks, so cells outlive destructors.
  *
- * <p>The engine is four rooms, each a file: this facade (argument checks, which state the calling
- * thread has); {@link ThreadState}, one OS thread's registrations and the state machine written in
- * {@code weave-api/LIFECYCLE.md}, with {@link ThreadCells}, its memory; {@link Ledger}, what the
- * engine's private lock guards (the keys, the armed table, slot indices, shutdown); and {@link
- * Slot}. Locks are taken in one order and never the other way: a slot's close lock, then a {@code
- * ThreadState}'s monitor, then the ledger's lock. Nothing synchronizes on the engine object itself,
- * so user code that does cannot stall dying threads.
+ * <p>The engine is four rooms, each a file read alone: this facade (which state a calling thread
+ * gets: {@link #currentState()}, adoption, the walk at death; its refusals are in {@link
+ * BadInput}); {@link ThreadState}, one OS thread's registrations and the state machine of {@code
+ * weave-api/LIFECYCLE.md}, with {@link ThreadCells}, its memory; {@link Ledger}, what the engine's
+ * private lock guards (the keys, the armed table, slot indices, shutdown); and {@link Slot}. Locks
+ * are taken in one order: a slot's close, then a {@code ThreadState}'s monitor, then the ledger's
+ * lock. Nothing synchronizes on the engine object itself, so user code that does cannot stall dying
+ * threads.
+ *
+ * <p>Calls made during a thread's OS exit (contract rule 15), by other libraries' key destructors,
+ * never touch memory glibc has freed: a state bound to an attachment the JVM did not start checks
+ * that its chunks are still on their keys before each slow-path call, and has no fast path ({@link
+ * Bindings}).
  *
  * <p>With the system property {@value #CHECKED_PROPERTY} set to {@code true} when it is made, an
  * engine runs its primitives through {@link CheckedPrimitives} (contract rule 14).
@@ -44,7 +50,7 @@ public final class Engine implements DestructorRegistry {
   public static final String CHECKED_PROPERTY = "weave.checked";
 
   /** Every engine, to refuse a variable that is another engine's cell. */
-  private static final List<Engine> ENGINES = new CopyOnWriteArrayList<>();
+  static final List<Engine> ENGINES = new CopyOnWriteArrayList<>();
 
   private final String name;
 
@@ -118,7 +124,7 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public void register(ThreadLocalSlot slot, Destructor destructor) {
-    Slot own = ownSlot(slot);
+    Slot own = BadInput.ownSlot(this, slot);
     Objects.requireNonNull(destructor, "destructor is null");
     own.requireOpen();
     ThreadState state = stateToRegisterOn();
@@ -133,8 +139,8 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public void registerNative(ThreadLocalSlot slot, long function) {
-    Slot own = ownSlot(slot);
-    requireAddress(function, "function");
+    Slot own = BadInput.ownSlot(this, slot);
+    BadInput.requireAddress(function, "function");
     own.requireOpen();
     ThreadState state = stateToRegisterOn();
     if (state == null) {
@@ -148,9 +154,9 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public void registerNative(long variable, long function) {
-    requireVariable(variable);
-    requireAddress(function, "function");
-    refuseOtherEnginesCell(variable);
+    BadInput.requireVariable(variable);
+    BadInput.requireAddress(function, "function");
+    BadInput.refuseOtherEnginesCell(this, variable);
     ThreadState state = stateToRegisterOn();
     if (state == null) {
       return;
@@ -211,7 +217,7 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public boolean unregister(ThreadLocalSlot slot) {
-    Slot own = ownSlot(slot);
+    Slot own = BadInput.ownSlot(this, slot);
     own.requireOpen();
     ThreadState state = currentState();
     boolean removed;
@@ -226,7 +232,7 @@ public final class Engine implements DestructorRegistry {
 
   @Override
   public boolean unregister(long variable) {
-    requireVariable(variable);
+    BadInput.requireVariable(variable);
     ThreadState state = currentState();
     boolean removed;
     synchronized (state) {
@@ -272,78 +278,13 @@ public final class Engine implements DestructorRegistry {
     return count;
   }
 
-  private Slot ownSlot(ThreadLocalSlot slot) {
-    Objects.requireNonNull(slot, "slot is null");
-    if (!(slot instanceof Slot) || ((Slot) slot).engine() != this) {
-      String owner =
-          slot instanceof Slot
-              ? "the " + ((Slot) slot).engine().name + " backend"
-              : foreignOwner(slot);
-      throw new IllegalArgumentException(
-          "slot belongs to "
-              + owner
-              + ", not to the "
-              + name
-              + " backend; use a slot made by this registry's newSlot()");
-    }
-    return (Slot) slot;
-  }
-
-  private static String foreignOwner(ThreadLocalSlot slot) {
-    try {
-      return "the "
-          + slot.registry().backendName()
-          + " backend ("
-          + slot.getClass().getName()
-          + ")";
-    } catch (RuntimeException e) {
-      return slot.getClass().getName();
-    }
-  }
-
-  private static void requireAddress(long address, String what) {
-    if (address == 0) {
-      throw new IllegalArgumentException(what + " address is 0 (NULL)");
-    }
-  }
-
-  /** A {@code void*} variable: not NULL, and aligned as the walk reads it (rule 12). */
-  private static void requireVariable(long variable) {
-    requireAddress(variable, "variable");
-    if (variable % Long.BYTES != 0) {
-      throw new IllegalArgumentException(
-          "variable address 0x"
-              + Long.toHexString(variable)
-              + " is not aligned to 8 bytes; a void* variable is");
-    }
-  }
-
-  /**
-   * Another engine frees its cells on its own schedule (its keys' destructors), possibly before
-   * this engine's walk reads them: a registration here must not point into them.
-   */
-  private void refuseOtherEnginesCell(long variable) {
-    for (Engine other : ENGINES) {
-      if (other != this && other.isCellOfCallingThread(variable)) {
-        throw new IllegalArgumentException(
-            "variable 0x"
-                + Long.toHexString(variable)
-                + " is a cell of a slot of the "
-                + other.name
-                + " backend; register it with that backend's registry (Weave.registry(\""
-                + other.name
-                + "\")), which keeps its cells until its destructors have run");
-      }
-    }
-  }
-
   /**
    * Whether {@code address} is in one of this engine's chunks of the calling OS thread, found
    * through its pthread keys (the walker key names an armed state, each memory key holds a chunk)
    * rather than through the state bound to this attachment, which a thread that attached again does
    * not have.
    */
-  private boolean isCellOfCallingThread(long address) {
+  boolean isCellOfCallingThread(long address) {
     ThreadState armed = ledger.armedOnCallingThread();
     if (armed != null) {
       synchronized (armed) {

@@ -13,9 +13,7 @@ import java.util.Iterator;
  *
  * <p>{@code chunks}, {@link #registrations}, {@link #status} and {@link #currentRound} are written
  * by the owner thread under this monitor, and read by it freely; a closing thread reads them only
- * under this monitor. A closing thread may read another thread's owner words only while the state
- * holds registrations: its chunks are then on the walker key alone, and only {@link #die()} frees
- * them, under this monitor.
+ * under this monitor, and reads none of the thread's native memory ({@link #drop}).
  */
 final class ThreadState extends ThreadCells {
   /** The backend whose destructors the calling thread is running, if any. */
@@ -33,7 +31,10 @@ final class ThreadState extends ThreadCells {
     ARMED,
     /** As armed, while its own thread runs its registrations, at death or in runDestructors(). */
     WALKING,
-    /** Walked at death: chunks freed, out of the armed table, bound to no thread. */
+    /**
+     * Walked at death: chunks freed, out of the armed table; still bound to the attachment that
+     * walked it, which starts a new state at its next call.
+     */
     DEAD
   }
 
