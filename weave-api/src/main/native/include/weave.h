@@ -46,8 +46,10 @@
  *   WEAVE_ERROR_ARGUMENT  var or fn is NULL: IllegalArgumentException is pending.
  *   WEAVE_ERROR_JAVA      a Java exception is pending: NoClassDefFoundError if dev.weave.Weave is
  *                         not visible (the message says what to add), WeaveException if no usable
- *                         backend is there, IllegalStateException on a virtual thread, ... It is
- *                         also returned, with nothing done, if an exception was already pending.
+ *                         backend is there, IllegalStateException on a virtual thread or for the
+ *                         cell of a closed slot, IllegalArgumentException for a var not aligned to
+ *                         8 bytes or a cell of another backend's slot, ... It is also returned,
+ *                         with nothing done, if an exception was already pending.
  *   WEAVE_ERROR_NO_JVM    env was NULL and this process has no JVM: nothing is pending.
  *   WEAVE_ERROR_ATTACH    env was NULL and the thread could not be attached: nothing is pending.
  *
@@ -92,9 +94,14 @@
  *     before the thread ends stays the cheaper way: each attachment makes a new java.lang.Thread.
  *   - These functions register with the default backend (Weave.registry()). A cell of a slot of
  *     another backend (its ThreadLocalSlot.cellAddress(), when several backends are loaded) is
- *     refused with IllegalArgumentException (WEAVE_ERROR_JAVA): that backend frees its cells on
- *     its own schedule, possibly before the default backend's destructors read them. Register such
- *     a cell in Java with the slot's own registry instead.
+ *     refused with IllegalArgumentException (WEAVE_ERROR_JAVA), in any attachment of the thread:
+ *     that backend frees its cells on its own schedule, possibly before the default backend's
+ *     destructors read them. Register such a cell in Java with the slot's own registry instead. A
+ *     cell of the default backend's slot is tied to that slot: closing the slot drops it.
+ *   - A thread that exits while still attached (this header's own attachment included) may be
+ *     called into from other libraries' pthread key destructors as it exits: these functions then
+ *     act on the thread's live registrations, or on a fresh state, never on memory weave freed; a
+ *     registration made then runs in glibc's next destructor pass.
  *   - The variable and the destructor's code must outlive the thread: a library that can be
  *     unloaded (loaded by a class loader that may be collected) must not leave registrations or
  *     header-attached threads behind.

@@ -34,9 +34,16 @@ public interface ThreadLocalSlot extends AutoCloseable {
   DestructorRegistry registry();
 
   /**
-   * Frees the slot. Every registration on it, on every thread, is dropped without being run. A
+   * Frees the slot. Every registration on it, on every thread, is dropped without being run, made
+   * through the slot or through its cell's address; one made on a closed slot is refused. A
    * thread's cell memory stays valid until that thread dies, but native code must not write through
    * a closed slot's cell: a new slot may reuse it. Closing twice is allowed.
+   *
+   * <p>When it returns, no destructor on the slot starts any more, and one that a walk had already
+   * begun has returned, with one exception that would otherwise deadlock: a destructor that closes
+   * a slot whose close is waiting for that very destructor (two threads whose destructors close
+   * each other's slots, say) does not wait for it. Its close then returns once the slot is closed,
+   * while the destructor it did not wait for, already begun, may still be running on its thread.
    */
   @Override
   void close();

@@ -1,14 +1,14 @@
 package dev.weave.spi;
 
+import dev.weave.spi.BlockTable.Block;
+import dev.weave.spi.BlockTable.Site;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,9 +21,12 @@ import java.util.concurrent.TimeUnit;
  * where it was allocated and freed, counted, and not performed (a read returns 0).
  *
  * <p>{@link Engine} wraps its primitives in one when the system property {@value
- * Engine#CHECKED_PROPERTY} is {@code true} at its construction, or when it is given one. Words
- * outside every block the engine allocated (the variables of {@code registerNative(long, long)})
- * are the user's, and pass unchecked.
+ * Engine#CHECKED_PROPERTY} is {@code true} at its construction, or when it is given one. Every
+ * checker in the JVM shares one table of blocks, each with the checker that allocated it: an access
+ * through one engine's checker to a block another engine's checker has freed is a violation too
+ * (reported by the accessing one), and each checker counts its own live blocks. Words outside every
+ * block a checker allocated (the variables of {@code registerNative(long, long)}) are the user's,
+ * and pass unchecked.
  *
  * <p>What it costs: freed blocks are kept in quarantine (the last {@value #QUARANTINE_BLOCKS}, up
  * to {@value #QUARANTINE_BYTES} bytes) before they go back to the C heap, so that a late access is
@@ -31,40 +34,33 @@ import java.util.concurrent.TimeUnit;
  * stack; memory keys free their chunks through a callback into the JVM at thread death instead of
  * libc's {@code free}, so that the free is seen, and so a thread that only used slots dies at the
  * cost of a re-attach. Those callback keys are deleted at JVM shutdown, as the engine does with its
- * walker key. No direct buffers are handed out, so that every cell access is checked.
+ * walker key (so from then on glibc frees no chunk of a dying thread, and a thread that attaches
+ * again finds no chunk on them). No direct buffers are handed out, so that every cell access is
+ * checked. Reports are logged once its lock is released.
  */
 public final class CheckedPrimitives implements NativePrimitives {
-  /** How many freed blocks are held back from the C heap, at most. */
+  /** How many freed blocks are held back from the C heap, at most, across every checker. */
   public static final int QUARANTINE_BLOCKS = 256;
 
-  /** How many freed bytes are held back from the C heap, at most. */
+  /** How many freed bytes are held back from the C heap, at most, across every checker. */
   public static final long QUARANTINE_BYTES = 4L << 20;
 
   private static final System.Logger LOG = System.getLogger("dev.weave");
-  private static final int STACK_DEPTH = 12;
+
+  private static final Object LOCK = BlockTable.LOCK;
 
   private final NativePrimitives delegate;
-  private final Object lock = new Object();
 
-  /** Guarded by {@link #lock}: blocks by start address. */
-  private final TreeMap<Long, Block> live = new TreeMap<>();
+  /** Guarded by {@link #LOCK}: how many live blocks of the {@link BlockTable} it allocated. */
+  private long liveBlocks;
 
-  /** Guarded by {@link #lock}: freed blocks not yet returned to the C heap, by start address. */
-  private final TreeMap<Long, Block> quarantined = new TreeMap<>();
-
-  /** Guarded by {@link #lock}: the quarantine in the order blocks entered it. */
-  private final ArrayDeque<Block> quarantineOrder = new ArrayDeque<>();
-
-  /** Guarded by {@link #lock}. */
-  private long quarantinedBytes;
-
-  /** Guarded by {@link #lock}: every key created through this layer, deleted or not. */
+  /** Guarded by {@link #LOCK}: every key created through this layer, deleted or not. */
   private final Map<Long, Key> keys = new HashMap<>();
 
-  /** Guarded by {@link #lock}. */
+  /** Guarded by {@link #LOCK}. */
   private final List<String> violations = new ArrayList<>();
 
-  /** Guarded by {@link #lock}. Once set, no new key frees through a callback into the JVM. */
+  /** Guarded by {@link #LOCK}. Once set, no new key frees through a callback into the JVM. */
   private boolean shuttingDown;
 
   /**
@@ -87,7 +83,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many violations were found so far
    */
   public long violationCount() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       return violations.size();
     }
   }
@@ -96,7 +92,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return the reports of the violations found so far, oldest first
    */
   public List<String> violations() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       return List.copyOf(violations);
     }
   }
@@ -105,8 +101,8 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many blocks the engine has allocated and not freed
    */
   public long liveBlocks() {
-    synchronized (lock) {
-      return live.size();
+    synchronized (LOCK) {
+      return liveBlocks;
     }
   }
 
@@ -114,7 +110,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many pthread keys the engine has created and not deleted
    */
   public long liveKeys() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       return keys.values().stream().filter(k -> k.deleted == null).count();
     }
   }
@@ -127,13 +123,13 @@ public final class CheckedPrimitives implements NativePrimitives {
    */
   public boolean awaitLiveBlocks(long expected, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    synchronized (lock) {
-      while (live.size() != expected) {
+    synchronized (LOCK) {
+      while (liveBlocks != expected) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           return false;
         }
-        TimeUnit.NANOSECONDS.timedWait(lock, left);
+        TimeUnit.NANOSECONDS.timedWait(LOCK, left);
       }
       return true;
     }
@@ -143,9 +139,9 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return each live block with the stack that allocated it, for a leak report
    */
   public List<String> describeLiveBlocks() {
-    synchronized (lock) {
+    synchronized (LOCK) {
       List<String> blocks = new ArrayList<>();
-      for (Block block : live.values()) {
+      for (Block block : BlockTable.liveOf(this)) {
         blocks.add(block + "\n  allocated by " + block.allocated);
       }
       return blocks;
@@ -155,54 +151,49 @@ public final class CheckedPrimitives implements NativePrimitives {
   @Override
   public long allocateZeroed(long bytes) {
     long address = delegate.allocateZeroed(bytes);
-    synchronized (lock) {
-      live.put(address, new Block(address, bytes, new Site()));
-      lock.notifyAll();
+    synchronized (LOCK) {
+      BlockTable.add(new Block(this, address, bytes, new Site()));
+      liveBlocks++;
+      LOCK.notifyAll();
     }
     return address;
   }
 
   @Override
   public void free(long address) {
-    Block released;
-    synchronized (lock) {
-      Block block = live.get(address);
-      if (block == null) {
-        Block freed = quarantined.get(address);
-        if (freed != null) {
-          violation("double free", address, freed);
-        } else {
-          Block inside = containing(live, address);
-          violation(
-              inside != null
-                  ? "free of an address inside a block"
-                  : "free of an address it never allocated",
-              address,
-              inside);
-        }
-        return;
+    Block released = null;
+    String report = null;
+    synchronized (LOCK) {
+      Block block = BlockTable.liveAt(address);
+      if (block != null && block.owner == this) {
+        liveBlocks--;
+        block.freed = new Site();
+        released = BlockTable.quarantine(block);
+        LOCK.notifyAll();
+      } else if (block != null) {
+        report = violation("free of a block another engine allocated", address, block);
+      } else if (BlockTable.freedAt(address) != null) {
+        report = violation("double free", address, BlockTable.freedAt(address));
+      } else {
+        Block inside = BlockTable.liveContaining(address);
+        report =
+            violation(
+                inside != null
+                    ? "free of an address inside a block"
+                    : "free of an address it never allocated",
+                address,
+                inside);
       }
-      live.remove(address);
-      block.freed = new Site();
-      quarantined.put(address, block);
-      quarantineOrder.addLast(block);
-      quarantinedBytes += block.bytes;
-      released = null;
-      if (quarantineOrder.size() > QUARANTINE_BLOCKS || quarantinedBytes > QUARANTINE_BYTES) {
-        released = quarantineOrder.pollFirst();
-        quarantined.remove(released.address);
-        quarantinedBytes -= released.bytes;
-      }
-      lock.notifyAll();
     }
+    log(report);
     if (released != null) {
-      delegate.free(released.address);
+      released.owner.delegate.free(released.address);
     }
   }
 
   @Override
   public long getWord(long address) {
-    if (freedAt(address, "read") != null) {
+    if (freedAt(address, "read")) {
       return 0;
     }
     return delegate.getWord(address);
@@ -210,20 +201,23 @@ public final class CheckedPrimitives implements NativePrimitives {
 
   @Override
   public void putWord(long address, long value) {
-    if (freedAt(address, "write") == null) {
+    if (!freedAt(address, "write")) {
       delegate.putWord(address, value);
     }
   }
 
-  /** Reports an access to a freed block. @return the block, or null if the access may go ahead */
-  private Block freedAt(long address, String operation) {
-    synchronized (lock) {
-      Block freed = containing(quarantined, address);
-      if (freed != null) {
-        violation(operation + " of freed memory", address, freed);
+  /** Reports an access to a freed block. @return whether it was one: the access must not be done */
+  private boolean freedAt(long address, String operation) {
+    String report;
+    synchronized (LOCK) {
+      Block freed = BlockTable.freedContaining(address);
+      if (freed == null) {
+        return false;
       }
-      return freed;
+      report = violation(operation + " of freed memory", address, freed);
     }
+    log(report);
+    return true;
   }
 
   @Override
@@ -234,7 +228,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     if (destructorFunction != 0 && destructorFunction == delegate.freeFunction()) {
-      synchronized (lock) { // so that the shutdown hook deletes every such key
+      synchronized (LOCK) { // so that the shutdown hook deletes every such key
         if (!shuttingDown) {
           // libc's free would be unseen here: free through this layer instead.
           long key = delegate.createKey(this::freeAtThreadDeath);
@@ -264,7 +258,7 @@ public final class CheckedPrimitives implements NativePrimitives {
   }
 
   private void track(long key) {
-    synchronized (lock) {
+    synchronized (LOCK) {
       keys.put(key, new Key(key, false, new Site()));
     }
   }
@@ -274,60 +268,88 @@ public final class CheckedPrimitives implements NativePrimitives {
 
   @Override
   public long getKey(long key) {
-    synchronized (lock) {
-      return usable(key, "pthread_getspecific") ? delegate.getKey(key) : 0;
+    String report;
+    synchronized (LOCK) {
+      report = unusable(key, "pthread_getspecific");
+      if (report == null) {
+        return delegate.getKey(key);
+      }
     }
+    log(report);
+    return 0;
   }
 
   @Override
   public void setKey(long key, long value) {
-    synchronized (lock) {
-      if (!usable(key, "pthread_setspecific")) {
-        return;
+    String report;
+    synchronized (LOCK) {
+      report = unusable(key, "pthread_setspecific");
+      if (report == null) {
+        Block freed = BlockTable.freedContaining(value);
+        if (freed == null) {
+          delegate.setKey(key, value);
+          return;
+        }
+        report = violation("pthread_setspecific(" + key + ") to freed memory", value, freed);
       }
-      Block freed = containing(quarantined, value);
-      if (freed != null) {
-        violation("pthread_setspecific(" + key + ") to freed memory", value, freed);
-        return;
-      }
-      delegate.setKey(key, value);
     }
+    log(report);
   }
 
   @Override
   public void deleteKey(long key) {
-    synchronized (lock) {
-      if (!usable(key, "pthread_key_delete")) {
+    String report;
+    synchronized (LOCK) {
+      report = unusable(key, "pthread_key_delete");
+      if (report == null) {
+        keys.get(key).deleted = new Site();
+        delegate.deleteKey(key);
         return;
       }
-      keys.get(key).deleted = new Site();
-      delegate.deleteKey(key);
     }
+    log(report);
   }
 
-  /** Guarded by {@link #lock}. @return whether {@code key} may be used; reports it if not */
-  private boolean usable(long key, String operation) {
+  /**
+   * Guarded by {@link #LOCK}.
+   *
+   * @return null if {@code key} may be used; else the violation's report (empty for a key deleted
+   *     at shutdown, which is not one)
+   */
+  private String unusable(long key, String operation) {
     Key known = keys.get(key);
     if (known == null) {
-      violation(operation + " on key " + key + ", which this engine never created", 0, null);
-      return false;
+      return violation(operation + " on key " + key + ", which this engine never created", 0, null);
     }
-    if (known.deleted != null) {
-      if (!known.deletedAtShutdown) {
-        report(
-            operation
-                + " on key "
-                + key
-                + " after it was deleted\n  created by "
-                + known.created
-                + "\n  deleted by "
-                + known.deleted
-                + "\n  used by "
-                + new Site());
-      }
-      return false;
+    if (known.deleted == null) {
+      return null;
     }
-    return true;
+    if (known.deletedAtShutdown) {
+      return "";
+    }
+    return record(
+        operation
+            + " on key "
+            + key
+            + " after it was deleted\n  created by "
+            + known.created
+            + "\n  deleted by "
+            + known.deleted
+            + "\n  used by "
+            + new Site());
+  }
+
+  /**
+   * Whether {@code block}, a chunk that was the value of {@code key}, is still this checker's
+   * although the key reads NULL: the key was deleted at shutdown (glibc calls no destructor of a
+   * deleted key, and reads NULL for it), not visited at the thread's exit.
+   */
+  boolean keptByKeyDeletedAtShutdown(long key, long block) {
+    synchronized (LOCK) {
+      Key known = keys.get(key);
+      Block live = BlockTable.liveAt(block);
+      return known != null && known.deletedAtShutdown && live != null && live.owner == this;
+    }
   }
 
   @Override
@@ -345,8 +367,8 @@ public final class CheckedPrimitives implements NativePrimitives {
    * The launcher's main thread dies after the JVM is destroyed: a key whose destructor calls into
    * the JVM must be gone by then.
    */
-  private void deleteCallbackKeys() {
-    synchronized (lock) {
+  void deleteCallbackKeys() {
+    synchronized (LOCK) {
       shuttingDown = true;
       for (Key key : keys.values()) {
         if (key.freesThroughCallback && key.deleted == null) {
@@ -362,8 +384,8 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
-  /** Guarded by {@link #lock}. */
-  private void violation(String operation, long address, Block block) {
+  /** Guarded by {@link #LOCK}. @return the report, counted, for {@link #log} once unlocked */
+  private String violation(String operation, long address, Block block) {
     StringBuilder report = new StringBuilder(operation);
     if (address != 0) {
       report.append(" at 0x").append(Long.toHexString(address));
@@ -376,43 +398,24 @@ public final class CheckedPrimitives implements NativePrimitives {
       }
     }
     report.append("\n  this access by ").append(new Site());
-    report(report.toString());
+    return record(report.toString());
   }
 
-  /** Guarded by {@link #lock}. */
-  private void report(String report) {
+  /** Guarded by {@link #LOCK}. */
+  private String record(String report) {
     violations.add(report);
+    return report;
+  }
+
+  /** Holding no lock: a logging handler is user code. */
+  private static void log(String report) {
+    if (report == null || report.isEmpty()) {
+      return;
+    }
     try {
       LOG.log(Level.ERROR, "weave checked mode: " + report);
     } catch (Throwable ignored) {
       // the violation is counted; a failing logger must not change what the engine does
-    }
-  }
-
-  private static Block containing(TreeMap<Long, Block> blocks, long address) {
-    Map.Entry<Long, Block> candidate = blocks.floorEntry(address);
-    if (candidate == null) {
-      return null;
-    }
-    Block block = candidate.getValue();
-    return address < block.address + block.bytes ? block : null;
-  }
-
-  private static final class Block {
-    final long address;
-    final long bytes;
-    final Site allocated;
-    Site freed;
-
-    Block(long address, long bytes, Site allocated) {
-      this.address = address;
-      this.bytes = bytes;
-      this.allocated = allocated;
-    }
-
-    @Override
-    public String toString() {
-      return "the block of " + bytes + " bytes at 0x" + Long.toHexString(address);
     }
   }
 
@@ -427,31 +430,6 @@ public final class CheckedPrimitives implements NativePrimitives {
       this.key = key;
       this.freesThroughCallback = freesThroughCallback;
       this.created = created;
-    }
-  }
-
-  /** A thread and the stack where it did something, without the frames of this class. */
-  private static final class Site {
-    final String thread = Thread.currentThread().getName();
-    final StackTraceElement[] stack = new Throwable().getStackTrace();
-
-    @Override
-    public String toString() {
-      StringBuilder text = new StringBuilder("thread \"").append(thread).append("\":");
-      int shown = 0;
-      for (StackTraceElement frame : stack) {
-        String frameClass = frame.getClassName();
-        if (frameClass.equals(CheckedPrimitives.class.getName())
-            || frameClass.startsWith(CheckedPrimitives.class.getName() + "$")) {
-          continue;
-        }
-        if (shown++ == STACK_DEPTH) {
-          text.append("\n      ...");
-          break;
-        }
-        text.append("\n      at ").append(frame);
-      }
-      return text.toString();
     }
   }
 }

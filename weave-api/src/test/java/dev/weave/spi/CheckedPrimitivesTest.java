@@ -43,6 +43,18 @@ class CheckedPrimitivesTest {
   }
 
   @Test
+  void defect2AReadOfABlockAnotherCheckerFreedIsReportedByTheReader() {
+    CheckedPrimitives other = new CheckedPrimitives(simulation);
+    long block = other.allocateZeroed(32);
+    other.free(block);
+    assertThat(checked.getWord(block + 8)).isZero();
+    assertThat(onlyViolation())
+        .startsWith("read of freed memory at 0x" + Long.toHexString(block + 8))
+        .contains("freed by thread");
+    assertThat(other.violations()).isEmpty();
+  }
+
+  @Test
   void aWriteOfAFreedBlockIsReportedAndNotDone() {
     long block = checked.allocateZeroed(16);
     checked.free(block);

@@ -86,60 +86,64 @@ class EngineDefectsTest {
   }
 
   /**
-   * Pauses {@code thread} at its first {@code operation}, until {@code release} opens.
-   *
-   * @return where the paused operation was
+   * Starts a thread that registers on {@code slot}, then holds its own state's monitor until the
+   * test ends: a close sweeping it blocks there.
    */
-  private AtomicLong pauseAt(
-      String operation,
-      AtomicReference<Thread> thread,
-      CountDownLatch paused,
-      CountDownLatch release) {
-    AtomicLong at = new AtomicLong();
-    simulation.hook =
-        (op, argument) -> {
-          if (op.equals(operation)
-              && Thread.currentThread() == thread.get()
-              && paused.getCount() > 0) {
-            at.set(argument);
-            paused.countDown();
-            await(release);
-          }
-        };
-    return at;
+  private void registerAndHoldState(ThreadLocalSlot slot, List<String> ran)
+      throws InterruptedException {
+    Thread thread =
+        new Thread(
+            () -> {
+              engine.register(slot, value -> ran.add("parked"));
+              ThreadState own = engine.currentState();
+              synchronized (own) {
+                heldState.countDown();
+                await(unpark);
+              }
+            });
+    parked.add(thread);
+    thread.start();
+    await(heldState);
+  }
+
+  private final CountDownLatch heldState = new CountDownLatch(1);
+
+  private static void awaitBlocked(Thread thread) throws InterruptedException {
+    awaitCondition(
+        thread.getName() + " to block or wait",
+        () ->
+            thread.getState() == Thread.State.BLOCKED
+                || thread.getState() == Thread.State.WAITING
+                || !thread.isAlive());
   }
 
   @Test
   void defect1CloseDoesNotReadTheChunksOfAThreadWhoseWalkFreedThem() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<String> ran = Collections.synchronizedList(new ArrayList<>());
-    AtomicLong parkedCell = new AtomicLong();
-    runAndPark(
-        () -> {
-          engine.register(slot, value -> ran.add("parked")); // armed first: swept first
-          parkedCell.set(slot.cellAddress());
-        });
+    registerAndHoldState(slot, ran); // armed first: swept first
     Thread dying = run(() -> engine.register(slot, value -> ran.add("dying")));
 
-    // The closer copies the armed threads, then pauses while it sweeps the parked one...
-    AtomicReference<Thread> closer = new AtomicReference<>();
-    CountDownLatch paused = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    AtomicLong pausedAt = pauseAt("getWord", closer, paused, release);
-    closer.set(new Thread(slot::close, "closer"));
-    closer.get().start();
-    await(paused);
-    assertThat(pausedAt.get())
-        .as("the closer sweeps the parked thread first (its owner word)")
-        .isEqualTo(parkedCell.get() + Chunks.ownerOffset(0));
+    // The closer copies the armed threads, then blocks on the parked one's state...
+    Thread closer = new Thread(slot::close, "closer");
+    List<Long> closerReads = Collections.synchronizedList(new ArrayList<>());
+    simulation.hook =
+        (op, argument) -> {
+          if (Thread.currentThread() == closer) {
+            closerReads.add(argument);
+          }
+        };
+    closer.start();
+    awaitBlocked(closer);
 
     // ...while the other thread dies, its walk freeing its chunks...
     simulation.die(dying);
     assertThat(ran).isSubsetOf("dying"); // close had begun and not returned: run or dropped
 
     // ...and then sweeps the dead thread: it must not read the freed chunk.
-    release.countDown();
-    closer.get().join();
+    unpark.countDown();
+    closer.join();
+    assertThat(closerReads).as("native memory read by close()").isEmpty();
     assertThat(checked.liveBlocks()).isEqualTo(1); // the parked thread's chunk
   }
 
@@ -193,31 +197,26 @@ class EngineDefectsTest {
   void defect4ASecondCloseReturnsOnlyWhenTheFirstHasDroppedEverything() throws Exception {
     ThreadLocalSlot slot = engine.newSlot();
     List<String> ran = Collections.synchronizedList(new ArrayList<>());
-    Thread owner = run(() -> engine.register(slot, value -> ran.add("ran")));
+    registerAndHoldState(slot, ran);
 
-    AtomicReference<Thread> first = new AtomicReference<>(new Thread(slot::close, "first closer"));
-    CountDownLatch paused = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    pauseAt("getWord", first, paused, release); // in the sweep, before the registration is dropped
-    first.get().start();
-    await(paused);
+    Thread first = new Thread(slot::close, "first closer");
+    first.start();
+    awaitBlocked(first); // in the sweep, before the registration is dropped
 
     Thread second = new Thread(slot::close, "second closer");
     second.start();
-    awaitCondition(
-        "the second close to wait for the first, or to return",
-        () ->
-            second.getState() == Thread.State.WAITING
-                || second.getState() == Thread.State.BLOCKED
-                || !second.isAlive());
+    awaitBlocked(second);
     assertThat(second.isAlive())
         .as("the second close returned while the first was still dropping")
         .isTrue();
 
-    release.countDown();
-    first.get().join();
+    unpark.countDown();
+    first.join();
     second.join();
-    simulation.die(owner);
+    for (Thread thread : parked) {
+      thread.join();
+      simulation.die(thread);
+    }
     assertThat(ran).isEmpty();
   }
 

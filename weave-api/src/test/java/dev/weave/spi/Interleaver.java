@@ -287,7 +287,9 @@ final class Interleaver {
   private void awaitAnyMove(long deadline) {
     long stuckSince = System.nanoTime();
     while (System.nanoTime() - stuckSince < DEADLOCK_GRACE.toNanos()) {
-      if (actors.stream().anyMatch(this::moving) || !runnable().isEmpty()) {
+      if (actors.stream().anyMatch(this::moving)
+          || !runnable().isEmpty()
+          || actors.stream().allMatch(Actor::finished)) { // the last ones ran to their ends
         return;
       }
       LockSupport.parkNanos(this, 1_000_000);

@@ -52,6 +52,21 @@ class InterleavingTest {
     holds(RaceScenarios.runDestructorsRacingClose(), test);
   }
 
+  @Test
+  void destructorsClosingEachOthersSlots(TestInfo test) {
+    holds(RaceScenarios.destructorsClosingEachOthersSlots(), test);
+  }
+
+  @Test
+  void cellRegistrationRacingClose(TestInfo test) {
+    holds(RaceScenarios.cellRegistrationRacingClose(), test);
+  }
+
+  @Test
+  void keyDestructorsAroundWeavesKeys(TestInfo test) {
+    holds(RaceScenarios.keyDestructorsAroundWeavesKeys(), test);
+  }
+
   private static void holds(Scenario scenario, TestInfo test) {
     Exploration exploration =
         Exploration.explore(

@@ -1,7 +1,6 @@
 package dev.weave.spi;
 
 import dev.weave.Destructor;
-import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -9,9 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
-import java.util.function.ToIntFunction;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 
@@ -25,33 +22,34 @@ final class Race {
   /** How long one schedule may take; a normal one takes milliseconds. */
   static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-  /** What is under test: an engine, and what (if anything) sits between it and the checker. */
+  /**
+   * What is under test: the engine, with the old defects its seam switches back on, and what (if
+   * anything) sits between it and the checker.
+   */
   static final class Subject {
     final String name;
-    private final BiFunction<String, NativePrimitives, DestructorRegistry> engine;
+    private final Seam seam;
     private final UnaryOperator<NativePrimitives> between;
-    private final ToIntFunction<DestructorRegistry> threadsWithRegistrations;
 
-    Subject(
-        String name,
-        BiFunction<String, NativePrimitives, DestructorRegistry> engine,
-        UnaryOperator<NativePrimitives> between,
-        ToIntFunction<DestructorRegistry> threadsWithRegistrations) {
+    private Subject(String name, Seam seam, UnaryOperator<NativePrimitives> between) {
       this.name = name;
-      this.engine = engine;
+      this.seam = seam;
       this.between = between;
-      this.threadsWithRegistrations = threadsWithRegistrations;
     }
 
     /** The engine as it is. */
     static Subject engine() {
-      return new Subject(
-          "Engine", Engine::new, p -> p, r -> ((Engine) r).threadsWithRegistrations());
+      return new Subject("Engine", Seam.NONE, p -> p);
+    }
+
+    /** The engine with {@code fault} switched back on. */
+    static Subject engineWith(Seam.Fault fault) {
+      return new Subject("the engine with " + fault, Seam.NONE.with(fault), p -> p);
     }
 
     /** The engine with {@code broken} primitives between it and the checker. */
     static Subject engineOver(String name, UnaryOperator<NativePrimitives> broken) {
-      return new Subject(name, Engine::new, broken, r -> ((Engine) r).threadsWithRegistrations());
+      return new Subject(name, Seam.NONE, broken);
     }
 
     @Override
@@ -62,8 +60,7 @@ final class Race {
 
   final SimulatedPrimitives simulation = new SimulatedPrimitives();
   final CheckedPrimitives checked = new CheckedPrimitives(simulation);
-  final DestructorRegistry registry;
-  private final Subject subject;
+  final Engine registry;
   private final Interleaver interleaver;
   private final long baselineBlocks;
   private final List<Interleaver.Actor> deaths = new ArrayList<>();
@@ -73,11 +70,27 @@ final class Race {
   private final List<Boolean> closes = new ArrayList<>();
 
   Race(long seed, Subject subject, String scenario) {
-    this.subject = subject;
     interleaver = new Interleaver(seed, scenario + " #" + Long.toHexString(seed) + " ");
-    registry = subject.engine.apply("interleaved", subject.between.apply(checked));
+    registry =
+        new Engine(
+            "interleaved",
+            subject.between.apply(checked),
+            subject.seam.startedByJava(simulation::startedByJava));
     baselineBlocks = checked.liveBlocks();
     simulation.hook = interleaver::point;
+  }
+
+  /**
+   * As {@link #thread}, for a thread created in C and attached to the JVM: its key destructors run
+   * in the same attachment when it calls {@link SimulatedPrimitives#exitWhileAttached()}.
+   */
+  Interleaver.Actor threadAttachedFromNative(String name, Runnable body) {
+    return thread(
+        name,
+        () -> {
+          simulation.markAttachedFromNative(Thread.currentThread());
+          body.run();
+        });
   }
 
   /**
@@ -218,7 +231,7 @@ final class Race {
               + "\n  "
               + String.join("\n  ", checked.describeLiveBlocks()));
     }
-    int armed = subject.threadsWithRegistrations.applyAsInt(registry);
+    int armed = registry.threadsWithRegistrations();
     if (armed != 0) {
       problems.add(armed + " thread(s) still have registrations after every thread died");
     }

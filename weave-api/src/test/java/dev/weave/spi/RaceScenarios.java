@@ -1,8 +1,10 @@
 package dev.weave.spi;
 
+import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -99,7 +101,10 @@ final class RaceScenarios {
         getAndSetRacingCloseAndReuse(),
         registerRacingClose(),
         laterKeyDestructorRegistersAfterTheWalk(),
-        runDestructorsRacingClose());
+        runDestructorsRacingClose(),
+        destructorsClosingEachOthersSlots(),
+        cellRegistrationRacingClose(),
+        keyDestructorsAroundWeavesKeys());
   }
 
   /**
@@ -360,7 +365,7 @@ final class RaceScenarios {
               ThreadLocalSlot closing = registry.newSlot();
               ThreadLocalSlot late = registry.newSlot();
               AtomicBoolean registered = new AtomicBoolean();
-              race.thread(
+              race.threadAttachedFromNative(
                   "attached",
                   () -> {
                     closing.set(7);
@@ -424,5 +429,134 @@ final class RaceScenarios {
         .acceptable(
             "kept(2), d(1) before close returned, again(0); then open reads 0",
             "runDestructors took it first");
+  }
+
+  /**
+   * Issue 17, defect 3: two threads whose destructors close each other's slots die together. A
+   * close that finds the other's destructor running on its slot waits for it, unless that
+   * destructor waits for it: then both would wait for good. At least one destructor runs (each
+   * close is made by a destructor that a walk took); the other runs too, or its close dropped it.
+   */
+  static Scenario destructorsClosingEachOthersSlots() {
+    return new Scenario(
+            "destructors closing each other's slots",
+            race -> {
+              DestructorRegistry registry = race.registry;
+              ThreadLocalSlot first = registry.newSlot();
+              ThreadLocalSlot second = registry.newSlot();
+              Interleaver.Actor x =
+                  race.thread("x", () -> registry.register(first, closing(race, second, "x")));
+              Interleaver.Actor y =
+                  race.thread("y", () -> registry.register(second, closing(race, first, "y")));
+              race.deathOf(x).after(y); // both registered before either dies
+              race.deathOf(y).after(x);
+              return race::destructorRunsInAnyOrder;
+            })
+        .acceptable("x closed the other(0), y closed the other(0)", "both walks took theirs first")
+        .acceptable("x closed the other(0)", "x's close dropped y's registration")
+        .acceptable("y closed the other(0)", "y's close dropped x's registration");
+  }
+
+  /** A destructor that closes {@code other}, then notes it. */
+  private static Destructor closing(Race race, ThreadLocalSlot other, String name) {
+    Destructor noted = race.onOpenSlot(name + " closed the other");
+    return value -> {
+      other.close();
+      noted.destroy(value);
+    };
+  }
+
+  /**
+   * Issue 17, defect 6: a registration through a slot's cell address racing the slot's close, which
+   * is followed by a new slot on the closed one's index (the same cell on the owner's thread), set
+   * to 42. The registration is refused or dropped: it never runs, with the new slot's value or any.
+   */
+  static Scenario cellRegistrationRacingClose() {
+    return new Scenario(
+            "a registration through a cell racing close",
+            race -> {
+              DestructorRegistry registry = race.registry;
+              ThreadLocalSlot closing = registry.newSlot();
+              AtomicBoolean hasCell = new AtomicBoolean();
+              AtomicReference<ThreadLocalSlot> reused = new AtomicReference<>();
+              AtomicReference<String> registration = new AtomicReference<>();
+              race.thread(
+                  "owner",
+                  () -> {
+                    long cell = closing.cellAddress();
+                    hasCell.set(true);
+                    race.point();
+                    try {
+                      registry.registerNative(cell, NATIVE);
+                      registration.set("registered");
+                    } catch (IllegalStateException closed) {
+                      registration.set("refused");
+                    }
+                    race.await("the new slot", () -> reused.get() != null);
+                    reused.get().set(42);
+                  });
+              race.thread(
+                  "closer",
+                  () -> {
+                    race.await("the owner's cell", hasCell::get);
+                    race.close(closing);
+                    reused.set(registry.newSlot());
+                  });
+              return () -> registration + "; native " + race.simulation.nativeCalls();
+            })
+        .acceptable("refused; native []", "close came first")
+        .acceptable("registered; native []", "close dropped it");
+  }
+
+  /**
+   * Issue 17, defect 1 (contract rule 15): a thread attached from native code that only set a slot
+   * exits while attached; another library's key destructor before weave's keys binds its cells,
+   * glibc frees them through weave's memory key, and a key destructor after weave's uses the slot
+   * again in the same attachment. A bystander closes another slot meanwhile, so that the thread's
+   * exit is scheduled against other work.
+   */
+  static Scenario keyDestructorsAroundWeavesKeys() {
+    return new Scenario(
+            "key destructors before and after weave's keys",
+            race -> {
+              DestructorRegistry registry = race.registry;
+              SimulatedPrimitives simulation = race.simulation;
+              ThreadLocalSlot slot = registry.newSlot();
+              ThreadLocalSlot other = registry.newSlot();
+              List<String> seen = Collections.synchronizedList(new ArrayList<>());
+              long before = // made before weave's first key: glibc visits it first
+                  simulation.createKey(
+                      (ThreadDeathHandler)
+                          value -> {
+                            seen.add("before reads " + slot.get());
+                            slot.set(2);
+                          });
+              race.threadAttachedFromNative(
+                  "attached",
+                  () -> {
+                    slot.set(1);
+                    long after =
+                        simulation.createKey(
+                            (ThreadDeathHandler)
+                                value -> {
+                                  seen.add("after reads " + slot.get());
+                                  slot.set(3);
+                                  registry.register(slot, race.onOpenSlot("late"));
+                                });
+                    simulation.setKey(before, 1);
+                    simulation.setKey(after, 1);
+                    simulation.exitWhileAttached();
+                  });
+              race.thread(
+                  "bystander",
+                  () -> {
+                    other.set(4);
+                    race.close(other);
+                  });
+              return () -> String.join(", ", seen) + "; " + race.destructorRuns();
+            })
+        .acceptable(
+            "before reads 1, after reads 0; late(3)",
+            "the key before binds the live cell; glibc frees it; the key after starts afresh");
   }
 }

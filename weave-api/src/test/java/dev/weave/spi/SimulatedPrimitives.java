@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -13,7 +14,13 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * {@link NativePrimitives} simulated in Java, to test the engine's bookkeeping without an FFI:
  * memory is a map of words, pthread keys are per-thread maps, and a test ends a thread's life with
  * {@link #die(Thread)}, which runs key destructors the way glibc does (values cleared before each
- * call, keys in index order, up to 4 passes). Live allocations are counted exactly.
+ * call, keys in index order, a value set during a pass visited in that pass if its key comes later,
+ * up to 4 passes). Live allocations are counted exactly.
+ *
+ * <p>Threads stand for OS threads and for attachments to the JVM at once. The threads this class
+ * starts to run destructors or to attach again, and those of {@link #runAttachedFromNative}, stand
+ * for attachments the JVM did not start ({@link #startedByJava} is false for them): give {@code
+ * Seam.NONE.startedByJava(simulation::startedByJava)} to an engine that must tell them apart.
  */
 final class SimulatedPrimitives implements NativePrimitives {
   static final long FREE = 0xf1ee;
@@ -25,7 +32,11 @@ final class SimulatedPrimitives implements NativePrimitives {
   private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
   private final Map<Thread, TreeMap<Long, Long>> values = new ConcurrentHashMap<>();
   private final List<String> nativeCalls = new ArrayList<>();
-  private long nextAddress = 0x10000;
+  private final Set<Thread> attachedFromNative = ConcurrentHashMap.newKeySet();
+
+  /** Shared by every simulation, as a process has one heap: the checkers share one block table. */
+  private static long nextAddress = 0x10000;
+
   private long nextKey = 1;
 
   /**
@@ -41,12 +52,13 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long allocateZeroed(long bytes) {
     hook.before("allocateZeroed", bytes);
-    synchronized (this) {
-      long base = nextAddress;
+    long base;
+    synchronized (SimulatedPrimitives.class) {
+      base = nextAddress;
       nextAddress += bytes + 64;
-      blocks.put(base, bytes);
-      return base;
     }
+    blocks.put(base, bytes);
+    return base;
   }
 
   @Override
@@ -111,6 +123,9 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long getKey(long key) {
     hook.before("getKey", key);
+    if (!keys.containsKey(key)) {
+      return 0; // glibc: a deleted key reads NULL
+    }
     return values.getOrDefault(Thread.currentThread(), new TreeMap<>()).getOrDefault(key, 0L);
   }
 
@@ -146,6 +161,33 @@ final class SimulatedPrimitives implements NativePrimitives {
   }
 
   /**
+   * @return whether {@code thread} stands for a thread started by {@link Thread#start()}, rather
+   *     than an attachment of a thread the JVM did not start
+   */
+  boolean startedByJava(Thread thread) {
+    return !attachedFromNative.contains(thread);
+  }
+
+  /** {@code thread}, the calling one, stands for a thread created in C and attached through JNI. */
+  void markAttachedFromNative(Thread thread) {
+    attachedFromNative.add(thread);
+  }
+
+  /**
+   * Runs {@code body} on a new {@link Thread} that stands for a thread created in C and attached to
+   * the JVM through JNI, and joins it.
+   *
+   * @return the thread, finished
+   */
+  Thread runAttachedFromNative(Runnable body) throws InterruptedException {
+    Thread thread = new Thread(body, "attached from native");
+    attachedFromNative.add(thread);
+    thread.start();
+    thread.join();
+    return thread;
+  }
+
+  /**
    * Runs {@code thread}'s key destructors as glibc does at thread exit, after {@code thread} has
    * finished: on another {@link Thread}, as a JVM re-attaching the dying OS thread would.
    */
@@ -169,6 +211,7 @@ final class SimulatedPrimitives implements NativePrimitives {
           afterward.run();
         };
     Thread reattached = new Thread(destructorPass, "re-attached " + thread.getName());
+    attachedFromNative.add(reattached);
     reattached.start();
     reattached.join();
   }
@@ -179,6 +222,7 @@ final class SimulatedPrimitives implements NativePrimitives {
    * {@code finished} must make no more calls.
    */
   void dieOnCallingThread(Thread finished) {
+    attachedFromNative.add(Thread.currentThread());
     TreeMap<Long, Long> own = values.remove(finished);
     if (own != null) {
       runKeyDestructors(own);
@@ -214,6 +258,7 @@ final class SimulatedPrimitives implements NativePrimitives {
               }
               body.run();
             });
+    attachedFromNative.add(next);
     next.start();
     next.join();
     return next;
@@ -222,7 +267,7 @@ final class SimulatedPrimitives implements NativePrimitives {
   private void runKeyDestructors(TreeMap<Long, Long> own) {
     values.put(Thread.currentThread(), own);
     for (int pass = 0; pass < 4 && own.values().stream().anyMatch(v -> v != 0); pass++) {
-      for (Long key : new ArrayList<>(own.keySet())) {
+      for (Long key = own.firstKey(); key != null; key = own.higherKey(key)) {
         long value = own.getOrDefault(key, 0L);
         Object destructor = keys.get(key);
         if (value == 0 || destructor == null) {
@@ -233,7 +278,8 @@ final class SimulatedPrimitives implements NativePrimitives {
           ((ThreadDeathHandler) destructor).threadDied(value);
         } else if ((Long) destructor == FREE) {
           free(value);
-        } else {
+        } else if ((Long) destructor != 0) { // a key with no destructor: cleared, nothing called
+
           callDestructor((Long) destructor, value);
         }
       }

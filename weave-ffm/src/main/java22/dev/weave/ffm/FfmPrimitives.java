@@ -51,9 +51,11 @@ import java.util.stream.Stream;
  *       in, still attached at exit, is taken for the upcall's own and detached.)
  *   <li>glibc gives a new key the lowest free index, visits keys in index order in each of its 4
  *       destructor passes, and visits a key set during a pass in that pass if its index is higher.
- *       The detach key is made with the walker key, at a higher index, so the detach follows the
- *       walk in the same pass, the 4th and last included. An instance serves one engine, which
- *       makes one walker key.
+ *       The detach key is kept above every thread-death key of this instance (the engine's walker
+ *       key, and in checked mode the checker's memory keys, which free through a callback too): a
+ *       thread-death key made above it gets a new detach key above it. So the detach follows the
+ *       walk in the same pass, the 4th and last included. An older detach key is kept, never
+ *       deleted: a dying thread may have set it.
  *   <li>{@code DetachCurrentThread} on a thread that is not attached does nothing.
  * </ul>
  */
@@ -122,7 +124,7 @@ public final class FfmPrimitives implements NativePrimitives {
   private final long javaVm;
   private final long detachCurrentThread;
 
-  /** Made with the first walker key, at a higher index. Guarded by this for writes. */
+  /** Above every thread-death key made so far. Guarded by this for writes. */
   private volatile long detachKey;
 
   /** Finds the JVM and its {@code DetachCurrentThread}; throws where the foreign API is denied. */
@@ -182,7 +184,7 @@ public final class FfmPrimitives implements NativePrimitives {
         LINKER.upcallStub(THREAD_DIED.bindTo(new Walker(handler)), DESTRUCTOR, Arena.global());
     long walkerKey = createKey(stub);
     synchronized (this) {
-      if (detachKey == 0) {
+      if (detachKey < walkerKey) {
         try {
           detachKey = createKeyAbove(walkerKey, MemorySegment.ofAddress(detachCurrentThread));
         } catch (RuntimeException | Error e) {

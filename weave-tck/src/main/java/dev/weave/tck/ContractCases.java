@@ -925,9 +925,11 @@ final class ContractCases {
     CountDownLatch set = new CountDownLatch(1);
     CountDownLatch reopened = new CountDownLatch(1);
     List<String> otherThreadSaw = Collections.synchronizedList(new ArrayList<>());
+    AtomicLong otherOsThread = new AtomicLong();
     Thread other =
         new Thread(
             () -> {
+              otherOsThread.set(NativeFixtures.osThreadId());
               old.forEach(slot -> slot.set(0xdead));
               set.countDown();
               try {
@@ -956,6 +958,8 @@ final class ContractCases {
       }
       reopened.countDown();
       Deaths.join(other);
+      // its cells are freed at its OS exit, after join(): before the next case counts blocks
+      NativeFixtures.awaitThreadExit(otherOsThread.get(), Deaths.TIMEOUT);
       List<String> expected = new ArrayList<>();
       fresh.forEach(slot -> expected.add(slot + "=0"));
       assertEquals(expected, otherThreadSaw, "new slots on a thread that had set closed ones");

@@ -103,7 +103,17 @@ public enum Rule {
           + "free, a key used after deletion. Each violation is reported (the operation, the block, and "
           + "where it was allocated and freed) and counted, and nothing is touched; the count and the number"
           + " of live blocks and keys the engine owns are readable by tests, so \"no leak\" is an exact "
-          + "count, not a heap estimate. Off by default, and free when off.");
+          + "count, not a heap estimate. Off by default, and free when off."),
+  R15(
+      15,
+      "Calls during a thread's OS exit",
+      "After a thread's Java code has ended, other libraries' key destructors may run Java on it (an "
+          + "upcall re-attaches the thread, and the JDK does not detach attachments made there), and a "
+          + "JNI-attached thread may exit without detaching. A weave call made then, before or after "
+          + "weave's own keys for that thread were visited, never reads, writes or frees memory weave no "
+          + "longer owns: it sees the thread's live cells, or a fresh state whose slots read 0. What it "
+          + "registers runs in glibc's next destructor pass, or is dropped with a warning after the last "
+          + "pass; nothing leaks, and nothing runs twice.");
 
   /** The specification, in the repository; each rule has a section there. */
   public static final String SPEC = "https://github.com/weave-dev/weave/blob/main/docs/SPEC.md";
@@ -119,7 +129,7 @@ public enum Rule {
   }
 
   /**
-   * @return the rule's number in the specification, 1 to 14
+   * @return the rule's number in the specification, 1 to 15
    */
   public int number() {
     return number;

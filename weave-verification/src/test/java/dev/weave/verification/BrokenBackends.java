@@ -110,6 +110,18 @@ public final class BrokenBackends {
     return new dev.weave.jna.JnaPrimitives();
   }
 
+  /**
+   * {@code engine}, once it has made its walker key: FfmPrimitives makes a new detach key above a
+   * thread-death key made above its own, so a detach key swapped in must come after the walker's.
+   */
+  static Engine withWalkerKey(Engine engine) {
+    try (ThreadLocalSlot slot = engine.newSlot()) {
+      engine.register(slot, value -> {});
+      engine.unregister(slot);
+    }
+    return engine;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // The broken backends
 
@@ -360,10 +372,11 @@ public final class BrokenBackends {
       NativePrimitives primitives =
           (NativePrimitives)
               Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
+      Engine engine = withWalkerKey(new Engine(name, primitives));
       Field detachKey = primitives.getClass().getDeclaredField("detachKey");
       detachKey.setAccessible(true);
       detachKey.setLong(primitives, primitives.createKey(0)); // a key whose destructor is none
-      return new Engine(name, primitives);
+      return engine;
     }
   }
 
@@ -602,8 +615,6 @@ public final class BrokenBackends {
               Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
       long javaVm = field(ffm, "javaVm").getLong(ffm);
       long realDetachKey = ffm.createKey(field(ffm, "detachCurrentThread").getLong(ffm));
-      field(ffm, "detachKey")
-          .setLong(ffm, ffm.createKey(0)); // what the walker sets from now on: no destructor
       ThreadLocal<boolean[]> ranJava = ThreadLocal.withInitial(() -> new boolean[1]);
       NativePrimitives primitives =
           new ForwardingPrimitives(ffm) {
@@ -620,7 +631,10 @@ public final class BrokenBackends {
                   });
             }
           };
-      return new ForwardingRegistry(new Engine(name, primitives)) {
+      Engine engine = withWalkerKey(new Engine(name, primitives));
+      field(ffm, "detachKey")
+          .setLong(ffm, ffm.createKey(0)); // what the walker sets from now on: no destructor
+      return new ForwardingRegistry(engine) {
         @Override
         public void register(ThreadLocalSlot slot, Destructor destructor) {
           delegate.register(

@@ -93,6 +93,7 @@ class TckSelfTest {
   static List<Broken> brokenBackends() {
     return List.of(
         broken("broken-reverse-order", Rule.R2)
+            .fails("r15-os-exit-registrations", "seen: before reads 1, second gets 2, after reads")
             .fails(
                 "seed6-java",
                 SEED6
@@ -128,10 +129,12 @@ class TckSelfTest {
                 "r13-in-destructor",
                 "but was: <[in runDestructors(): IllegalStateException, after it, at death: IllegalStateException]>"),
         broken("broken-stale-value", Rule.R2)
+            .fails("r15-os-exit-registrations", "after reads 0, third gets 0")
             .fails("r02-order-java", "but was: <[b1=2, a1=10, zero=0, b2=2, a2=10]>")
             .fails(
                 "r13-order-value-java", "but was: <[b1=2, a1=10, zero=0, b2=2, a2=10, returned]>"),
         broken("broken-value-at-registration", Rule.R2)
+            .fails("r15-os-exit-registrations", "seen: before reads 1, first gets 1, second gets 2")
             .fails("r01-reattached-thread", "but was: <[first=1, second=2]>")
             .fails("r02-order-java", "but was: <[b1=2, a1=1, zero=0, b2=2, a2=1]>")
             .fails(
@@ -143,6 +146,8 @@ class TckSelfTest {
                 "r13-register-again",
                 "but was: <[first=0, second=2, after the second runDestructors(), third=true]>"),
         broken("broken-runs-twice", Rule.R2)
+            .fails("r15-os-exit-slots-only", "after reads 0, third gets 3, third gets 3")
+            .fails("r15-os-exit-registrations", "first gets 2, first gets 2, second gets 2")
             .fails("seed1-java", "expected: <1> but was: <2>")
             .fails("seed3-java", "expected: <1> but was: <2>")
             .fails("seed5-java", "d2 calls ==> expected: <2> but was: <4>")
@@ -204,6 +209,9 @@ class TckSelfTest {
                 "r13-wrap-join",
                 "but was: <[java, on the same Thread: true, java, on the same Thread: true]>"),
         broken("broken-ignores-plain-variables", Rule.R2)
+            .fails(
+                "r12-unaligned-variable",
+                "Expected java.lang.IllegalArgumentException to be thrown")
             .fails("seed1-plain", "expected: <1> but was: <0>")
             .fails("seed2-plain", "unregister after register ==> expected: <true> but was: <false>")
             .fails("seed3-plain", "expected: <1> but was: <0>")
@@ -292,9 +300,11 @@ class TckSelfTest {
             .fails("seed5-java", "d2 calls ==> expected: <2> but was: <0>")
             .fails("seed7-java", "expected: <10> but was: <0>")
             .fails("r02-order-java", "but was: <[b1=-6510615555426900571, a1=-6510615555426900571,")
+            // a cell found through its perturbed owner word, not the cell cache, is no cell: 0
             .fails(
                 "r04-where-destructors-run",
-                "slot.get() in a destructor reads the dying thread's cell ==> expected: <42> but was: <-6510615555426900571>")
+                "slot.get() in a destructor reads the dying thread's cell ==> expected: <42> but was: <-6510615555426900571>",
+                "slot.get() in a destructor reads the dying thread's cell ==> expected: <42> but was: <0>")
             .fails("r05-cells-outlive-destructors", "but was: <[first=-6510615555426900571"),
         broken("broken-throw-stops-the-rest", Rule.R6)
             .fails(
@@ -346,6 +356,9 @@ class TckSelfTest {
                 "a new slot on the test thread, which had set a closed one ==> expected: <0> but was: <48879>"),
         broken("broken-refuses-nothing", Rule.R12)
             .fails(
+                "r12-unaligned-variable",
+                "Expected java.lang.IllegalArgumentException to be thrown")
+            .fails(
                 "r12-bad-input",
                 "Expected java.lang.NullPointerException to be thrown, but nothing was thrown.")
             .fails(
@@ -389,7 +402,14 @@ class TckSelfTest {
             .cases(
                 "^(seed1-java|seed1-native|r01-per-thread-java|r01-per-thread-native|r02-order-java)")
             .fails("seed1-native", "crashed: SIGSEGV in sem_post")
-            .fails("r01-per-thread-native", "crashed: SIGSEGV in sem_post"));
+            .fails("r01-per-thread-native", "crashed: SIGSEGV in sem_post"),
+        broken("broken-stale-cell-cache", Rule.R15)
+            // the cell read after glibc freed it: the perturbed heap, or the allocator's own words
+            .cases("^r15-")
+            .fails("r15-os-exit-slots-only", "seen: before reads 1, after reads ")
+            .fails(
+                "r15-os-exit-registrations",
+                "seen: before reads 1, first gets 2, second gets 2, after reads "));
   }
 
   @TestFactory

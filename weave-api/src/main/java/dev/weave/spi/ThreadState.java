@@ -1,0 +1,344 @@
+package dev.weave.spi;
+
+import dev.weave.Destructor;
+import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+
+/**
+ * One OS thread's weave state: its cells ({@link ThreadCells}, the other half of this object) and
+ * its registrations, and the state machine of {@code weave-api/LIFECYCLE.md}: UNARMED, ARMED,
+ * WALKING, DEAD. Each transition is one method here ({@link #arm}, {@link #disarm}, {@link #walk},
+ * {@link #die}) and nothing else changes {@link #status}.
+ *
+ * <p>{@code chunks}, {@link #registrations}, {@link #status} and {@link #currentRound} are written
+ * by the owner thread under this monitor, and read by it freely; a closing thread reads them only
+ * under this monitor, and reads none of the thread's native memory ({@link #drop}).
+ */
+final class ThreadState extends ThreadCells {
+  /** The backend whose destructors the calling thread is running, if any. */
+  static final ThreadLocal<String> RUNNING_DESTRUCTORS = new ThreadLocal<>();
+
+  private static final System.Logger LOG = System.getLogger("dev.weave");
+
+  /** A thread state's place in the lifecycle of {@code LIFECYCLE.md}. */
+  enum Status {
+    /** No registration; the chunks are on the memory keys. */
+    UNARMED,
+    /**
+     * Registrations; the chunks are on the walker key alone, and the state is armed in a Ledger.
+     */
+    ARMED,
+    /** As armed, while its own thread runs its registrations, at death or in runDestructors(). */
+    WALKING,
+    /**
+     * Walked at death: chunks freed, out of the armed table; still bound to the attachment that
+     * walked it, which starts a new state at its next call.
+     */
+    DEAD
+  }
+
+  private final String backend;
+
+  /**
+   * How many walks at death this OS thread has had, as far as the attachments this state was made
+   * in know: glibc visits the walker key at most once a pass, so a state that counts {@link
+   * Engine#MAX_ROUNDS} is past glibc's last pass. Owner thread.
+   */
+  int walksAtDeath;
+
+  /**
+   * Its OS thread's token, set on its first arm: what the thread's identity key holds ({@link
+   * Ledger}). Guarded by the ledger's lock.
+   */
+  long token;
+
+  /** While armed or walking: the value of its thread's walker key, and its place in the table. */
+  private long armedKeyValue;
+
+  final ArrayDeque<Registration> registrations = new ArrayDeque<>();
+  Status status = Status.UNARMED;
+  private int currentRound;
+
+  /** The registration the walk has taken off the list and not finished, and the walking thread. */
+  private Registration running;
+
+  private Thread walker;
+
+  /**
+   * Set by a close that dropped the last registration of this armed state: only the owner thread
+   * can take its chunks off the walker key (pthread keys are per thread), at its next slow call.
+   */
+  private volatile boolean emptiedByClose;
+
+  /** Owner thread: why the last disarm failed, to log once no lock is held. */
+  private Throwable unreportedDisarmFailure;
+
+  ThreadState(String backend, Ledger ledger, NativePrimitives primitives, boolean cellViews) {
+    super(ledger, primitives, cellViews);
+    this.backend = backend;
+  }
+
+  @Override
+  boolean chunksOnMemoryKeys() {
+    return status == Status.UNARMED;
+  }
+
+  /**
+   * Owner thread: whether the calling attachment may go on using this state. A dead one's chunks
+   * are freed; an unarmed one bound to an attachment the JVM did not start is stale once glibc has
+   * taken one of its chunks off its memory key, at the thread's OS exit (rule 15).
+   */
+  boolean usableHere() {
+    if (status == Status.DEAD) {
+      return ledger.seam.has(Seam.Fault.DEAD_STATE_STAYS_IN_USE);
+    }
+    return status != Status.UNARMED
+        || !uncached()
+        || ledger.seam.has(Seam.Fault.STALE_STATES_UNCHECKED)
+        || chunksOnTheirKeys();
+  }
+
+  /**
+   * Owner thread: whether glibc has run its last destructor pass for this thread (four walks at
+   * death), so that a registration could never run.
+   */
+  boolean pastTheLastPass() {
+    return walksAtDeath >= Engine.MAX_ROUNDS && status == Status.UNARMED;
+  }
+
+  /**
+   * Owner thread, under this monitor. {@code slot}, if any, is checked open again where a close
+   * would miss it.
+   */
+  void add(long variable, Destructor destructor, long function, Slot slot) {
+    assert Thread.holdsLock(this);
+    int round = status == Status.WALKING ? currentRound + 1 : 0;
+    if (status == Status.UNARMED) {
+      arm(slot);
+    }
+    registrations.addLast(new Registration(variable, destructor, function, round, slot));
+  }
+
+  /** Owner thread, under this monitor. */
+  boolean remove(long variable) {
+    assert Thread.holdsLock(this);
+    boolean removed = false;
+    for (Iterator<Registration> it = registrations.iterator(); it.hasNext(); ) {
+      if (it.next().variable == variable) {
+        it.remove();
+        removed = true;
+      }
+    }
+    if (registrations.isEmpty() && status == Status.ARMED) {
+      disarm();
+    }
+    return removed;
+  }
+
+  /** UNARMED to ARMED, on the owner thread under this monitor. */
+  private void arm(Slot slot) {
+    assert Thread.holdsLock(this);
+    armedKeyValue = ledger.arm(this, slot);
+    putChunksOnMemoryKeys(false); // setting NULL cannot fail
+    status = Status.ARMED;
+  }
+
+  /**
+   * ARMED to UNARMED, on the owner thread under this monitor: it dies at bare cost again. If a
+   * memory key cannot take its chunk back, the state stays armed (the walk will free the chunks)
+   * and {@link #reportDisarmFailure()} logs why.
+   */
+  private void disarm() {
+    assert Thread.holdsLock(this);
+    try {
+      putChunksOnMemoryKeys(true);
+    } catch (RuntimeException | Error e) {
+      putChunksOnMemoryKeys(false);
+      unreportedDisarmFailure = e;
+      return;
+    }
+    ledger.disarm(armedKeyValue);
+    armedKeyValue = 0;
+    status = Status.UNARMED;
+  }
+
+  /** Owner thread, holding no lock: disarms a state whose registrations a close dropped. */
+  void disarmIfDropped() {
+    if (emptiedByClose) {
+      synchronized (this) {
+        emptiedByClose = false;
+        if (status == Status.ARMED && registrations.isEmpty()) {
+          disarm();
+        }
+      }
+      reportDisarmFailure();
+    }
+  }
+
+  /** Owner thread, holding no lock. */
+  void reportDisarmFailure() {
+    Throwable failure = unreportedDisarmFailure;
+    if (failure != null) {
+      unreportedDisarmFailure = null;
+      report(Level.DEBUG, "weave " + backend + ": a thread stays armed: " + failure, null);
+    }
+  }
+
+  /**
+   * @return whether this state holds a registration not run yet, or runs one now
+   */
+  synchronized boolean holdsRegistrations() {
+    return !registrations.isEmpty() || running != null;
+  }
+
+  /**
+   * A closing thread drops the registrations on {@code slot} here, made through it or through its
+   * cell's address, and waits for one the walk has already taken, unless it is the walking thread,
+   * or the walking thread waits for it ({@link CloseWaits}): when close() returns, none may start.
+   * It reads no native memory: the chunks of a thread with no registration may be freed already, by
+   * glibc at its death.
+   */
+  synchronized void drop(Slot slot) {
+    if (ledger.seam.has(Seam.Fault.CLOSE_READS_UNARMED_CELLS)) {
+      cellUncached(slot);
+    }
+    if (registrations.isEmpty() && running == null) {
+      return;
+    }
+    boolean interrupted = false;
+    while (true) {
+      if (registrations.removeIf(r -> r.slot == slot)
+          && registrations.isEmpty()
+          && status == Status.ARMED) {
+        emptiedByClose = true;
+      }
+      Thread walking = walker;
+      if (running == null || running.slot != slot || walking == Thread.currentThread()) {
+        break;
+      }
+      if (!ledger.seam.has(Seam.Fault.CLOSE_WAITS_IN_A_CYCLE) && !CloseWaits.start(walking)) {
+        break; // the walk waits for this thread: its destructor has begun, and would never end
+      }
+      try {
+        wait();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      } finally {
+        CloseWaits.stop();
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Runs every registration on the calling thread, its own, in order, for at most {@link
+   * Engine#MAX_ROUNDS} rounds (contract rules 2, 5, 6, 7). At death the state then dies; on a live
+   * thread (rule 13) every cell is set to 0 and the thread is unarmed.
+   */
+  void walk(boolean atDeath) {
+    int dropped = 0;
+    RUNNING_DESTRUCTORS.set(backend);
+    try {
+      synchronized (this) {
+        if (status == Status.ARMED) {
+          status = Status.WALKING;
+        }
+        walker = Thread.currentThread();
+      }
+      while (true) {
+        Registration next;
+        synchronized (this) {
+          finishedRunning();
+          next = registrations.pollFirst();
+          if (next == null) {
+            break;
+          }
+          running = next;
+          currentRound = next.round;
+        }
+        if (next.round >= Engine.MAX_ROUNDS) {
+          dropped++;
+        } else {
+          run(next);
+        }
+      }
+    } finally {
+      RUNNING_DESTRUCTORS.remove();
+      synchronized (this) {
+        finishedRunning();
+        walker = null;
+        if (atDeath) {
+          die();
+        } else {
+          zeroCells();
+          if (status == Status.WALKING) {
+            status = Status.ARMED;
+            if (registrations.isEmpty()) {
+              disarm();
+            }
+          }
+        }
+      }
+    }
+    reportDisarmFailure();
+    if (dropped > 0) {
+      report(
+          Level.WARNING,
+          "weave "
+              + backend
+              + ": dropped "
+              + dropped
+              + " destructor(s) registered during the last of "
+              + Engine.MAX_ROUNDS
+              + " rounds",
+          null);
+    }
+  }
+
+  /** Under this monitor: wakes closers waiting for the registration that ran. */
+  private void finishedRunning() {
+    assert Thread.holdsLock(this);
+    if (running != null) {
+      running = null;
+      notifyAll();
+    }
+  }
+
+  private void run(Registration registration) {
+    if (registration.slot != null && registration.slot.closed) {
+      return; // dropped: its close has begun, and will wait for none but a running one
+    }
+    try {
+      long value = primitives.getWord(registration.variable);
+      if (registration.destructor != null) {
+        registration.destructor.destroy(value);
+      } else {
+        primitives.callDestructor(registration.function, value);
+      }
+    } catch (Throwable t) {
+      report(Level.WARNING, "weave " + backend + ": a destructor threw; the others still run", t);
+    }
+  }
+
+  /** WALKING to DEAD, on the dying thread under this monitor: nothing may use the chunks after. */
+  private void die() {
+    assert Thread.holdsLock(this);
+    status = Status.DEAD;
+    registrations.clear();
+    ledger.leave(armedKeyValue);
+    armedKeyValue = 0;
+    freeChunks();
+  }
+
+  /** Logs, and never throws: a failing logger must not stop a walk (rule 6). */
+  static void report(Level level, String message, Throwable thrown) {
+    try {
+      LOG.log(level, message, thrown);
+    } catch (Throwable ignored) {
+      // nothing better can be done
+    }
+  }
+}
