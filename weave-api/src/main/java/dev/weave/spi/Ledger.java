@@ -14,8 +14,9 @@ import java.util.function.IntFunction;
  * while it holds it; so a caller holding a {@link ThreadState}'s monitor may call in (the lock
  * order: state monitor, then this lock), and nothing here ever takes a state's monitor.
  *
- * <p>The armed table holds each armed or walking state at the index its thread's walker key holds
- * (minus one): the walk at death and adoption find a state through the key's value.
+ * <p>The armed table holds each armed or walking state; its thread's walker key holds the address
+ * of the state's {@link Record}, which holds the state's index in the table: the walk at death and
+ * adoption find a state through the key's value.
  */
 final class Ledger {
   private final String name;
@@ -26,6 +27,9 @@ final class Ledger {
 
   /** Guarded by {@link #lock}. */
   private ThreadState[] armed = new ThreadState[8];
+
+  /** The address of each armed state's record, at the same index. Guarded by {@link #lock}. */
+  private long[] armedRecords = new long[8];
 
   /** Free indices of {@link #armed}: a stack. Guarded by {@link #lock}. */
   private int[] freeArmed = new int[8];
@@ -242,10 +246,11 @@ final class Ledger {
    * checking the slot under the same lock as joining means a registration on it is either swept or
    * refused.
    *
-   * @return the walker key value that names {@code state}
+   * @param record the state's registrations, whose address the walker key then holds
+   * @return the state's index in the table, which {@code record} now holds too
    * @throws IllegalStateException if {@code slot} is closed; nothing changed then
    */
-  long arm(ThreadState state, Slot slot) {
+  int arm(ThreadState state, Slot slot, Record record) {
     long key = walkerKey();
     synchronized (lock) {
       if (slot != null) {
@@ -254,44 +259,56 @@ final class Ledger {
       if (state.token == 0) {
         state.token = tokenOfCallingThread();
       }
-      long value = addArmed(state);
+      int index = addArmed(state, record.address);
+      record.armedAt(index);
       if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
         try {
-          primitives.setKey(key, value);
+          primitives.setKey(key, record.address);
         } catch (RuntimeException | Error e) {
-          removeArmed(value);
+          removeArmed(index);
           throw e;
         }
       }
-      return value;
+      return index;
     }
   }
 
-  /** Takes the state that {@code value} names out of the table, and clears the walker key. */
-  void disarm(long value) {
+  /** Takes the state at {@code index} out of the table, and clears the walker key. */
+  void disarm(int index) {
     synchronized (lock) {
       if (!shuttingDown) {
         primitives.setKey(walkerKey, 0);
       }
-      removeArmed(value);
+      removeArmed(index);
     }
   }
 
-  /** Takes the state that {@code value} names out of the table: its walk at death has ended. */
-  void leave(long value) {
+  /** Takes the state at {@code index} out of the table: its walk at death has ended. */
+  void leave(int index) {
     synchronized (lock) {
-      removeArmed(value);
+      removeArmed(index);
     }
   }
 
   /**
-   * @return the armed state that a walker key's {@code value} names, or null
+   * @return the armed state whose record is at {@code record} (a walker key's value), or null
    */
-  ThreadState armedAt(long value) {
+  ThreadState armedAt(long record) {
     synchronized (lock) {
-      long index = value - 1;
-      return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+      return armedAtLocked(record);
     }
+  }
+
+  /** Guarded by {@link #lock}. */
+  private ThreadState armedAtLocked(long record) {
+    assert Thread.holdsLock(lock);
+    if (record == 0) {
+      return null;
+    }
+    long index = primitives.getWord(record + Record.ARMED_INDEX);
+    return index >= 0 && index < armedHighWater && armedRecords[(int) index] == record
+        ? armed[(int) index]
+        : null;
   }
 
   /**
@@ -304,8 +321,7 @@ final class Ledger {
         return null;
       }
       if (!shuttingDown) {
-        long index = primitives.getKey(walkerKey) - 1;
-        return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+        return armedAtLocked(primitives.getKey(walkerKey));
       }
       long token = primitives.getKey(identityKey); // a deleted key's index may be another's now
       for (int i = 0; token != 0 && i < armedHighWater; i++) {
@@ -341,8 +357,8 @@ final class Ledger {
     return shuttingDown;
   }
 
-  /** Guarded by {@link #lock}. @return the walker key value that names {@code state} */
-  private long addArmed(ThreadState state) {
+  /** Guarded by {@link #lock}. @return the state's index in the table */
+  private int addArmed(ThreadState state, long record) {
     assert Thread.holdsLock(lock);
     int index;
     if (freeArmedCount > 0) {
@@ -350,20 +366,22 @@ final class Ledger {
     } else {
       if (armedHighWater == armed.length) {
         armed = Arrays.copyOf(armed, armed.length * 2);
+        armedRecords = Arrays.copyOf(armedRecords, armed.length);
         freeArmed = Arrays.copyOf(freeArmed, armed.length);
       }
       index = armedHighWater++;
     }
     armed[index] = state;
+    armedRecords[index] = record;
     armedCount++;
-    return index + 1L;
+    return index;
   }
 
   /** Guarded by {@link #lock}. */
-  private void removeArmed(long value) {
+  private void removeArmed(int index) {
     assert Thread.holdsLock(lock);
-    int index = (int) (value - 1);
     armed[index] = null;
+    armedRecords[index] = 0;
     freeArmed[freeArmedCount++] = index;
     armedCount--;
   }

@@ -2,8 +2,7 @@ package dev.weave.spi;
 
 import dev.weave.Destructor;
 import java.lang.System.Logger.Level;
-import java.util.ArrayDeque;
-import java.util.Iterator;
+import java.lang.invoke.VarHandle;
 
 /**
  * One OS thread's weave state: its cells ({@link ThreadCells}, the other half of this object) and
@@ -11,9 +10,10 @@ import java.util.Iterator;
  * WALKING, DEAD. Each transition is one method here ({@link #arm}, {@link #disarm}, {@link #walk},
  * {@link #die}) and nothing else changes {@link #status}.
  *
- * <p>{@code chunks}, {@link #registrations}, {@link #status} and {@link #currentRound} are written
- * by the owner thread under this monitor, and read by it freely; a closing thread reads them only
- * under this monitor, and reads none of the thread's native memory ({@link #drop}).
+ * <p>{@code chunks}, {@link #record}, {@link #status} and {@link #currentRound} are written by the
+ * owner thread under this monitor, and read by it freely; a closing thread reads them only under
+ * this monitor, and reads none of the thread's cells ({@link #drop}): only its {@link Record},
+ * which the engine alone frees, under this monitor.
  */
 final class ThreadState extends ThreadCells {
   /** The backend whose destructors the calling thread is running, if any. */
@@ -53,16 +53,19 @@ final class ThreadState extends ThreadCells {
    */
   long token;
 
-  /** While armed or walking: the value of its thread's walker key, and its place in the table. */
-  private long armedKeyValue;
+  /** While armed or walking: its place in the ledger's armed table. */
+  private int armedIndex;
 
-  final ArrayDeque<Registration> registrations = new ArrayDeque<>();
+  /**
+   * While armed or walking: the registrations, in native memory, whose address is the walker key's
+   * value. Null while unarmed and once dead.
+   */
+  private Record record;
+
   Status status = Status.UNARMED;
   private int currentRound;
 
-  /** The registration the walk has taken off the list and not finished, and the walking thread. */
-  private Registration running;
-
+  /** The thread that runs a walk of this state's registrations now, if any. */
   private Thread walker;
 
   /**
@@ -117,20 +120,17 @@ final class ThreadState extends ThreadCells {
     if (status == Status.UNARMED) {
       arm(slot);
     }
-    registrations.addLast(new Registration(variable, destructor, function, round, slot));
+    record.add(variable, destructor, function, round, slot, status == Status.ARMED);
   }
 
   /** Owner thread, under this monitor. */
   boolean remove(long variable) {
     assert Thread.holdsLock(this);
-    boolean removed = false;
-    for (Iterator<Registration> it = registrations.iterator(); it.hasNext(); ) {
-      if (it.next().variable == variable) {
-        it.remove();
-        removed = true;
-      }
+    if (record == null) {
+      return false;
     }
-    if (registrations.isEmpty() && status == Status.ARMED) {
+    boolean removed = record.remove(variable);
+    if (record.live() == 0 && status == Status.ARMED) {
       disarm();
     }
     return removed;
@@ -139,9 +139,28 @@ final class ThreadState extends ThreadCells {
   /** UNARMED to ARMED, on the owner thread under this monitor. */
   private void arm(Slot slot) {
     assert Thread.holdsLock(this);
-    armedKeyValue = ledger.arm(this, slot);
+    Record fresh = Record.allocate(primitives, 0);
+    try {
+      armedIndex = ledger.arm(this, slot, fresh);
+    } catch (RuntimeException | Error e) {
+      fresh.free();
+      throw e;
+    }
+    record = fresh;
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      if (chunks[chunk] != 0) {
+        record.chunk(chunk, chunks[chunk]);
+      }
+    }
     putChunksOnMemoryKeys(false); // setting NULL cannot fail
     status = Status.ARMED;
+  }
+
+  @Override
+  void chunkAllocated(int chunk, long address) {
+    if (record != null) {
+      record.chunk(chunk, address);
+    }
   }
 
   /**
@@ -158,8 +177,9 @@ final class ThreadState extends ThreadCells {
       unreportedDisarmFailure = e;
       return;
     }
-    ledger.disarm(armedKeyValue);
-    armedKeyValue = 0;
+    ledger.disarm(armedIndex);
+    record.free();
+    record = null;
     status = Status.UNARMED;
   }
 
@@ -168,7 +188,7 @@ final class ThreadState extends ThreadCells {
     if (emptiedByClose) {
       synchronized (this) {
         emptiedByClose = false;
-        if (status == Status.ARMED && registrations.isEmpty()) {
+        if (status == Status.ARMED && record.live() == 0) {
           disarm();
         }
       }
@@ -189,7 +209,7 @@ final class ThreadState extends ThreadCells {
    * @return whether this state holds a registration not run yet, or runs one now
    */
   synchronized boolean holdsRegistrations() {
-    return !registrations.isEmpty() || running != null;
+    return record != null && (record.live() > 0 || record.running() != 0);
   }
 
   /**
@@ -203,18 +223,16 @@ final class ThreadState extends ThreadCells {
     if (ledger.seam.has(Seam.Fault.CLOSE_READS_UNARMED_CELLS)) {
       cellUncached(slot);
     }
-    if (registrations.isEmpty() && running == null) {
-      return;
-    }
     boolean interrupted = false;
-    while (true) {
-      if (registrations.removeIf(r -> r.slot == slot)
-          && registrations.isEmpty()
-          && status == Status.ARMED) {
+    while (record != null) {
+      if (record.drop(slot) && record.live() == 0 && status == Status.ARMED) {
         emptiedByClose = true;
       }
+      // A walk publishes the entry it runs, then reads its flags again: the other half of this.
+      VarHandle.fullFence();
+      long running = record.running();
       Thread walking = walker;
-      if (running == null || running.slot != slot || walking == Thread.currentThread()) {
+      if (running == 0 || record.slotOf(running) != slot || walking == Thread.currentThread()) {
         break;
       }
       if (!ledger.seam.has(Seam.Fault.CLOSE_WAITS_IN_A_CYCLE) && !CloseWaits.start(walking)) {
@@ -252,11 +270,10 @@ final class ThreadState extends ThreadCells {
         Registration next;
         synchronized (this) {
           finishedRunning();
-          next = registrations.pollFirst();
+          next = record == null ? null : record.take();
           if (next == null) {
             break;
           }
-          running = next;
           currentRound = next.round;
         }
         if (next.round >= Engine.MAX_ROUNDS) {
@@ -276,7 +293,7 @@ final class ThreadState extends ThreadCells {
           zeroCells();
           if (status == Status.WALKING) {
             status = Status.ARMED;
-            if (registrations.isEmpty()) {
+            if (record.live() == 0) {
               disarm();
             }
           }
@@ -301,8 +318,8 @@ final class ThreadState extends ThreadCells {
   /** Under this monitor: wakes closers waiting for the registration that ran. */
   private void finishedRunning() {
     assert Thread.holdsLock(this);
-    if (running != null) {
-      running = null;
+    if (record != null && record.running() != 0) {
+      record.finishedRunning();
       notifyAll();
     }
   }
@@ -327,9 +344,11 @@ final class ThreadState extends ThreadCells {
   private void die() {
     assert Thread.holdsLock(this);
     status = Status.DEAD;
-    registrations.clear();
-    ledger.leave(armedKeyValue);
-    armedKeyValue = 0;
+    if (record != null) {
+      ledger.leave(armedIndex);
+      record.free();
+      record = null;
+    }
     freeChunks();
   }
 
