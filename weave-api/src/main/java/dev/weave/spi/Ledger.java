@@ -22,6 +22,10 @@ final class Ledger {
   private final String name;
   private final NativePrimitives primitives;
   private final ThreadDeathHandler walker;
+
+  /** The native walker, or null where the engine runs its Java walker ({@link #walker}). */
+  final NativeWalker nativeWalker;
+
   final Seam seam;
   private final Object lock = new Object();
 
@@ -73,13 +77,27 @@ final class Ledger {
 
   /**
    * @param name the backend's name, for the shutdown hook's thread
-   * @param walker the walker key's destructor
+   * @param walker the walker key's destructor in Java
+   * @param nativeWalker the native walker, whose walk is then the walker key's destructor, or null
    */
-  Ledger(String name, NativePrimitives primitives, ThreadDeathHandler walker, Seam seam) {
+  Ledger(
+      String name,
+      NativePrimitives primitives,
+      ThreadDeathHandler walker,
+      NativeWalker nativeWalker,
+      Seam seam) {
     this.name = name;
     this.primitives = primitives;
     this.walker = walker;
+    this.nativeWalker = nativeWalker;
     this.seam = seam;
+  }
+
+  /**
+   * @return the native walker's configuration, for a new record to name, or 0
+   */
+  long nativeWalkerConfig() {
+    return nativeWalker == null ? 0 : nativeWalker.config;
   }
 
   /**
@@ -209,7 +227,10 @@ final class Ledger {
         if (identityKey == 0) {
           identityKey = primitives.createKey(0);
         }
-        key = primitives.createKey(walker);
+        key =
+            nativeWalker != null
+                ? primitives.createKey(nativeWalker.walkFunction)
+                : primitives.createKey(walker);
         try {
           seam.addShutdownHook.accept(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
         } catch (IllegalStateException alreadyShuttingDown) {
@@ -236,6 +257,9 @@ final class Ledger {
   private void shutDown() {
     synchronized (lock) {
       shuttingDown = true;
+      if (nativeWalker != null) {
+        nativeWalker.shutDown(); // a walk under way calls no more into Java
+      }
       primitives.deleteKey(walkerKey);
     }
   }

@@ -96,18 +96,42 @@ final class ThreadState extends ThreadCells {
     if (status == Status.DEAD) {
       return ledger.seam.has(Seam.Fault.DEAD_STATE_STAYS_IN_USE);
     }
-    return status != Status.UNARMED
-        || !uncached()
-        || ledger.seam.has(Seam.Fault.STALE_STATES_UNCHECKED)
-        || chunksOnTheirKeys();
+    if (status != Status.UNARMED) {
+      return !uncached() || !walkedByNativeWalker();
+    }
+    return !uncached() || ledger.seam.has(Seam.Fault.STALE_STATES_UNCHECKED) || chunksOnTheirKeys();
+  }
+
+  /**
+   * Owner thread, in an attachment the JVM did not start: whether the native walker has walked this
+   * armed state at death, with no Java running (and so freed its chunks), or the engine has buried
+   * it since. A thread started by Java runs no Java in its own attachment after its key destructors
+   * began, so a cached state never asks.
+   */
+  private boolean walkedByNativeWalker() {
+    if (ledger.nativeWalker == null) {
+      return false;
+    }
+    synchronized (this) {
+      return status == Status.DEAD || (record != null && record.status() == Record.WALKED);
+    }
   }
 
   /**
    * Owner thread: whether glibc has run its last destructor pass for this thread (four walks at
-   * death), so that a registration could never run.
+   * death), so that a registration could never run. The native walker counts this OS thread's walks
+   * itself; the Java one only as far as the attachments this state was made in know. Only a thread
+   * the JVM did not start can be in its OS exit here.
    */
   boolean pastTheLastPass() {
-    return walksAtDeath >= Engine.MAX_ROUNDS && status == Status.UNARMED;
+    if (status != Status.UNARMED) {
+      return false;
+    }
+    long walks = walksAtDeath;
+    if (ledger.nativeWalker != null && uncached()) {
+      walks = Math.max(walks, ledger.nativeWalker.walksAtDeath());
+    }
+    return walks >= Engine.MAX_ROUNDS;
   }
 
   /**
@@ -139,7 +163,7 @@ final class ThreadState extends ThreadCells {
   /** UNARMED to ARMED, on the owner thread under this monitor. */
   private void arm(Slot slot) {
     assert Thread.holdsLock(this);
-    Record fresh = Record.allocate(primitives, 0);
+    Record fresh = Record.allocate(primitives, ledger.nativeWalkerConfig());
     try {
       armedIndex = ledger.arm(this, slot, fresh);
     } catch (RuntimeException | Error e) {
@@ -239,7 +263,11 @@ final class ThreadState extends ThreadCells {
         break; // the walk waits for this thread: its destructor has begun, and would never end
       }
       try {
-        wait();
+        if (walking == null) {
+          wait(NATIVE_WALK_POLL_MILLIS); // the native walker runs a C destructor: none notifies
+        } else {
+          wait();
+        }
       } catch (InterruptedException e) {
         interrupted = true;
       } finally {
@@ -248,6 +276,81 @@ final class ThreadState extends ThreadCells {
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * How long a closer waits before it looks again at a native destructor the native walker runs: C
+   * cannot notify a Java monitor.
+   */
+  static final long NATIVE_WALK_POLL_MILLIS = 1;
+
+  /**
+   * The native walker's call into Java, on the dying thread: runs the Java destructor it is at (it
+   * has published it as running and seen it not dropped), or reports the registrations it dropped
+   * past the last round. Holding no lock.
+   */
+  void calledByNativeWalker() {
+    Registration entry;
+    long dropped = 0;
+    synchronized (this) {
+      if (record == null) {
+        return;
+      }
+      if (status == Status.ARMED) {
+        status = Status.WALKING; // from here on a registration goes to the next round
+      }
+      if (record.call() == Record.CALL_REPORT) {
+        entry = null;
+        dropped = record.droppedPastLastRound();
+      } else {
+        entry = record.runningJavaEntry();
+        if (entry == null) {
+          return;
+        }
+        currentRound = entry.round;
+        walker = Thread.currentThread();
+      }
+    }
+    if (entry == null) {
+      reportDroppedPastLastRound(dropped);
+      return;
+    }
+    RUNNING_DESTRUCTORS.set(backend);
+    try {
+      run(entry);
+    } finally {
+      RUNNING_DESTRUCTORS.remove();
+      synchronized (this) {
+        walker = null;
+        finishedRunning();
+      }
+    }
+  }
+
+  /**
+   * ARMED or WALKING to DEAD, on any thread holding no lock: the native walker walked this state at
+   * death and has let go of its record. Its chunks are freed (by the walk, or here in checked mode,
+   * which must see it); the cell cache is left alone: no attachment with the cache on runs Java
+   * after its thread's key destructors began.
+   */
+  void bury() {
+    synchronized (this) {
+      if (record == null) {
+        return;
+      }
+      status = Status.DEAD;
+      ledger.leave(armedIndex);
+      record.free();
+      record = null;
+      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+        if (chunks[chunk] != 0 && !ledger.nativeWalker.freesChunks) {
+          primitives.free(chunks[chunk]);
+        }
+        chunks[chunk] = 0;
+        views[chunk] = null;
+      }
+      notifyAll(); // closers that poll
     }
   }
 
@@ -301,6 +404,10 @@ final class ThreadState extends ThreadCells {
       }
     }
     reportDisarmFailure();
+    reportDroppedPastLastRound(dropped);
+  }
+
+  private void reportDroppedPastLastRound(long dropped) {
     if (dropped > 0) {
       report(
           Level.WARNING,
