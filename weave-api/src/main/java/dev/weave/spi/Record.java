@@ -178,7 +178,9 @@ final class Record {
   }
 
   /**
-   * Marks removed every entry on {@code variable} that no walker has taken.
+   * Marks removed every entry on {@code variable} that no walker has taken. On the owner thread,
+   * whose walk (if any) is its own: the native walker's {@link #NEXT} is read there only while that
+   * walk waits for a Java destructor it called.
    *
    * @return whether there was one
    */
@@ -194,13 +196,16 @@ final class Record {
   }
 
   /**
-   * Marks dropped every entry made through {@code slot} that no walker has taken.
+   * Marks dropped every entry made through {@code slot} that the Java walker has not taken. The
+   * closing thread does not skip what the native walker has taken: it runs on another thread, and
+   * may have taken an entry it has not yet published as {@link #RUNNING}; marking it anyway is what
+   * makes the walk's second look at its flags skip it (LIFECYCLE.md).
    *
    * @return whether there was one
    */
   boolean drop(Slot slot) {
     boolean found = false;
-    for (int i = next(); i < count; i++) {
+    for (int i = next; i < count; i++) {
       if (slots[i] == slot && flag(i, DROPPED)) {
         found = true;
       }

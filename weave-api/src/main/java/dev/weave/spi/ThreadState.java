@@ -109,7 +109,7 @@ final class ThreadState extends ThreadCells {
    * began, so a cached state never asks.
    */
   private boolean walkedByNativeWalker() {
-    if (ledger.nativeWalker == null) {
+    if (ledger.nativeWalker == null || ledger.seam.has(Seam.Fault.WALKED_STATE_STAYS_IN_USE)) {
       return false;
     }
     synchronized (this) {
@@ -257,6 +257,9 @@ final class ThreadState extends ThreadCells {
       long running = record.running();
       Thread walking = walker;
       if (running == 0 || record.slotOf(running) != slot || walking == Thread.currentThread()) {
+        break;
+      }
+      if (walking == null && ledger.seam.has(Seam.Fault.CLOSE_IGNORES_A_NATIVE_RUN)) {
         break;
       }
       if (!ledger.seam.has(Seam.Fault.CLOSE_WAITS_IN_A_CYCLE) && !CloseWaits.start(walking)) {

@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -48,6 +49,44 @@ final class SimulatedPrimitives implements NativePrimitives {
 
   /** What tests use to pause, count or fail an operation. */
   volatile Hook hook = (operation, argument) -> {};
+
+  /** Told of each native destructor called, with its argument, after it is recorded. */
+  volatile java.util.function.BiConsumer<Long, Long> nativeCallObserver = (function, value) -> {};
+
+  /** weave's native walker, played in Java, if {@link #withNativeWalker()} asked for it. */
+  private volatile SimulatedWalker nativeWalker;
+
+  /** Offers a native walker ({@link SimulatedWalker}) to the engines made over this from now on. */
+  SimulatedPrimitives withNativeWalker() {
+    nativeWalker = new SimulatedWalker(this);
+    return this;
+  }
+
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    SimulatedWalker walker = nativeWalker;
+    return walker == null ? Optional.empty() : Optional.of(walker.loader());
+  }
+
+  @Override
+  public long callbackFunction(ThreadDeathHandler handler) {
+    SimulatedWalker walker = nativeWalker;
+    return walker == null
+        ? NativePrimitives.super.callbackFunction(handler)
+        : walker.callback(handler);
+  }
+
+  /** A word read with no scheduling point: one step of an atomic operation. */
+  long getWordAtOnce(long address) {
+    checkAllocated(address, "read");
+    return words.getOrDefault(address, 0L);
+  }
+
+  /** A word written with no scheduling point: one step of an atomic operation. */
+  void putWordAtOnce(long address, long value) {
+    checkAllocated(address, "write");
+    words.put(address, value);
+  }
 
   @Override
   public long allocateZeroed(long bytes) {
@@ -147,9 +186,14 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public void callDestructor(long function, long argument) {
     hook.before("callDestructor", function);
+    SimulatedWalker walker = nativeWalker;
+    if (walker != null && walker.call(function, argument)) {
+      return;
+    }
     synchronized (this) {
       nativeCalls.add(Long.toHexString(function) + "(" + argument + ")");
     }
+    nativeCallObserver.accept(function, argument);
   }
 
   synchronized List<String> nativeCalls() {

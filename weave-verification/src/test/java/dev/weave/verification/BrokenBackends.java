@@ -356,7 +356,8 @@ public final class BrokenBackends {
    * Contract 8: a thread that ran destructors stays attached to the JVM after it died. This is the
    * FFM backend without its detach key: an FFM upcall on a dying thread attaches it and never
    * detaches it (DESIGN.md, implementation notes), so its detach key is swapped for one that has no
-   * destructor.
+   * destructor. It runs the Java walker (its primitives offer no library): the native walker
+   * detaches what it attaches itself.
    */
   public static final class LeftAttached extends TestBackend {
     public LeftAttached() {
@@ -372,7 +373,7 @@ public final class BrokenBackends {
       NativePrimitives primitives =
           (NativePrimitives)
               Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
-      Engine engine = withWalkerKey(new Engine(name, primitives));
+      Engine engine = withWalkerKey(new Engine(name, new ForwardingPrimitives(primitives)));
       Field detachKey = primitives.getClass().getDeclaredField("detachKey");
       detachKey.setAccessible(true);
       detachKey.setLong(primitives, primitives.createKey(0)); // a key whose destructor is none
@@ -463,9 +464,15 @@ public final class BrokenBackends {
   /**
    * Contract 5: a dying thread's chunks of cells are filled with glibc's perturb byte, as if freed
    * under {@code MALLOC_PERTURB_}, before its first destructor runs (they are freed, as they should
-   * be, after the last: really freeing them early would let destructors write into the heap).
+   * be, after the last: really freeing them early would let destructors write into the heap). The
+   * thread's other blocks, its record of registrations (smaller than the smallest chunk, {@value
+   * #SMALLEST_CHUNK} bytes), are left as they are. It runs the Java walker (its primitives offer no
+   * library), whose key destructor it wraps.
    */
   public static final class CellsFreedEarly extends TestBackend {
+    /** 64 cells and their owner words. */
+    static final long SMALLEST_CHUNK = 1024;
+
     public CellsFreedEarly() {
       super("broken-cells-freed-early", -11);
     }
@@ -481,8 +488,10 @@ public final class BrokenBackends {
               return delegate.createKey(
                   id -> {
                     for (long[] chunk : primitives.chunksOfThisThread()) {
-                      new Pointer(chunk[0])
-                          .setMemory(0, chunk[1], (byte) NativeFixtures.PERTURB_BYTE);
+                      if (chunk[1] >= SMALLEST_CHUNK) {
+                        new Pointer(chunk[0])
+                            .setMemory(0, chunk[1], (byte) NativeFixtures.PERTURB_BYTE);
+                      }
                     }
                     handler.threadDied(id);
                   });
