@@ -29,13 +29,23 @@ final class Discovery {
   private Discovery() {}
 
   /** A backend as found; usable when {@code reason} is null. */
-  record Found(String name, int priority, WeaveBackend backend, String reason, Throwable cause) {
+  record Found(
+      String name,
+      int priority,
+      WeaveBackend backend,
+      String reason,
+      Throwable cause,
+      String walker) {
+    Found(String name, int priority, WeaveBackend backend, String reason, Throwable cause) {
+      this(name, priority, backend, reason, cause, null);
+    }
+
     boolean usable() {
       return reason == null;
     }
 
     Backend toBackend() {
-      return new Backend(name, priority, usable(), reason, cause);
+      return new Backend(name, priority, usable(), reason, cause, walker);
     }
   }
 
@@ -135,13 +145,16 @@ final class Discovery {
           Objects.requireNonNull(
               backend.unavailabilityReason(), "unavailabilityReason() returned null");
       Throwable cause = null;
+      String walker = null;
       if (reason.isPresent()) {
         cause =
             Objects.requireNonNull(
                     backend.unavailabilityCause(), "unavailabilityCause() returned null")
                 .orElse(null);
+      } else {
+        walker = Objects.requireNonNull(backend.walker(), "walker() returned null").orElse(null);
       }
-      return new Found(name, priority, backend, reason.orElse(null), cause);
+      return new Found(name, priority, backend, reason.orElse(null), cause, walker);
     } catch (Throwable e) {
       return defect(name.equals(className) ? className : name + " (" + className + ")", e);
     }

@@ -9,6 +9,7 @@ import dev.weave.Backend;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
 import dev.weave.spi.Engine;
+import dev.weave.spi.WalkerLibrary;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.time.Duration;
@@ -45,6 +46,9 @@ class NativeWalkerTest {
                     backend.available()
                         ? Stream.of(
                             dynamicTest(
+                                "Weave.backends() says which walker it runs",
+                                () -> backendSaysItsWalker(backend)),
+                            dynamicTest(
                                 "a C thread with only native registrations is attached at its death"
                                     + " only by the Java walker",
                                 () -> nativeOnlyDeaths(backend.name())),
@@ -54,6 +58,19 @@ class NativeWalkerTest {
                         : Stream.of(
                             dynamicTest(
                                 backend.name(), () -> Assumptions.abort(unusable(backend))))));
+  }
+
+  /**
+   * The walker {@link Weave#backends()} names is the engine's; here (Linux on x86-64 or aarch64
+   * with glibc, weave-api built with a C compiler) the native one, unless {@code
+   * -Dweave.walker=java} asks for the Java one.
+   */
+  private static void backendSaysItsWalker(Backend backend) {
+    Engine engine = (Engine) Weave.registry(backend.name());
+    assertEquals(engine.walker().toString(), backend.walker());
+    boolean javaAskedFor = "java".equals(System.getProperty(WalkerLibrary.WALKER_PROPERTY));
+    assertEquals(
+        javaAskedFor ? "java walker: -Dweave.walker=java" : "native walker", backend.walker());
   }
 
   private static String unusable(Backend backend) {
