@@ -60,7 +60,9 @@ class JvmLauncherTest {
     Path launcher = directory.resolve("launcher");
     Files.writeString(launcher, "#!/bin/sh\necho \"$*\" >> " + starts + "\nexec \"$@\"\n");
     Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwx------"));
-    System.setProperty(JvmLauncher.LAUNCHER, launcher.toString());
+    // Before the launcher this JVM may have been started through (a loader, an emulator).
+    String outer = before == null ? "" : before.trim();
+    System.setProperty(JvmLauncher.LAUNCHER, (launcher + " " + outer).trim());
 
     ExitProbe.Outcome outcome =
         ExitProbe.runInChildJvm("jna", Duration.ofSeconds(60), "main-returns");
@@ -70,7 +72,10 @@ class JvmLauncherTest {
     List<String> started = Files.readAllLines(starts);
     assertThat(started).hasSize(1);
     assertThat(started.get(0))
-        .startsWith(Path.of(System.getProperty("java.home"), "bin", "java") + " " + FORK)
+        .startsWith(
+            (outer + " " + Path.of(System.getProperty("java.home"), "bin", "java")).trim()
+                + " "
+                + FORK)
         .contains("-D" + JvmLauncher.LAUNCHER + "=" + launcher)
         .endsWith(ExitProbe.class.getName() + " jna main-returns");
   }
