@@ -11,6 +11,25 @@ import java.util.List;
 final class ExitCases {
   private ExitCases() {}
 
+  static List<TckCase> all() {
+    return List.of(
+        TckCase.of(
+            "r10-main-returns",
+            Rule.R10,
+            "main returns after registering on the main thread: exit 0, nothing printed, no hs_err, no destructor run",
+            ExitCases::mainReturns),
+        TckCase.stochastic(
+            "r10-exit-race",
+            Rule.R10,
+            "System.exit racing dying threads: exit 0, nothing printed, no hs_err",
+            ExitCases::exitRace),
+        TckCase.of(
+            "r10-alive-at-exit",
+            Rule.R10,
+            "threads alive at System.exit do not run their Java or native destructors",
+            ExitCases::aliveAtExit));
+  }
+
   static int runs() {
     return Integer.getInteger(WeaveTckTest.EXIT_RUNS, 3);
   }
