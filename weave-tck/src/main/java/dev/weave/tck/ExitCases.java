@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weave.DestructorRegistry;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 
 /** Rule 10, JVM exit, checked in child JVMs running {@link ExitProbe}. */
@@ -29,6 +30,13 @@ final class ExitCases {
             "threads alive at System.exit do not run their Java or native destructors",
             ExitCases::aliveAtExit));
   }
+
+  /**
+   * How long a child JVM may take before it is killed as hung: three times the TCK's timeout, since
+   * a JVM's start is what a loaded machine slows most (the default race's three children then fit
+   * in the ten timeouts a case may take in all).
+   */
+  static final Duration PROBE_LIMIT = Deaths.TIMEOUT.multipliedBy(3);
 
   static int runs() {
     return Integer.getInteger(WeaveTckTest.EXIT_RUNS, 3);
@@ -56,7 +64,7 @@ final class ExitCases {
    */
   static void runProbe(String backend, String... arguments)
       throws IOException, InterruptedException {
-    ExitProbe.Outcome outcome = ExitProbe.runInChildJvm(backend, Deaths.TIMEOUT, arguments);
+    ExitProbe.Outcome outcome = ExitProbe.runInChildJvm(backend, PROBE_LIMIT, arguments);
     String what = String.join(" ", arguments);
     assertEquals(
         List.of(), outcome.crashFiles(), what + ": the child JVM crashed: " + outcome.crash());

@@ -28,6 +28,12 @@ public final class LeakFaults {
             .javaAtLeast(22) // the FFM backend with a detach key of its own
             .cases("^(seed1-java|r02-order-java|r03-unregister-per-thread|r08-no-leaks)")
             .fails("r08-no-leaks", "dying threads were left attached"),
+        broken("broken-ffi-leaks-per-death", Rule.R8)
+            .cases("^(seed1-java|r01-per-thread-native|r08-no-leaks)")
+            .fails(
+                "r08-no-leaks",
+                "deaths with a Java destructor, each against the bare thread death just before it:"
+                    + " the C heap grew by "),
         broken("broken-leaks-per-death", Rule.R8)
             .cases("^(seed1-java|r01-per-thread-native|r08-no-leaks|r14-)")
             .fails("r08-no-leaks", "(checked mode: an exact count)")
@@ -151,6 +157,36 @@ public final class LeakFaults {
           };
       checker[0] = new CheckedPrimitives(below);
       return new Engine(name, checker[0]);
+    }
+  }
+
+  /**
+   * Rule 8: the backend's own native side loses 3 KiB at each death of a thread with registrations
+   * (its primitives allocate it in the walker key's callback and never free it), as an FFI library
+   * that keeps per-thread data would: memory the engine never allocated, so no exact count sees it,
+   * and only the C heap does.
+   */
+  public static final class FfiLeaksPerDeath extends TestBackend {
+    static final int LOST_BYTES = 3 << 10;
+
+    public FfiLeaksPerDeath() {
+      super("broken-ffi-leaks-per-death", -32);
+    }
+
+    @Override
+    DestructorRegistry build(String name) {
+      return new Engine(
+          name,
+          new ForwardingPrimitives(BrokenBackends.jna()) {
+            @Override
+            public long createKey(ThreadDeathHandler handler) {
+              return delegate.createKey(
+                  value -> {
+                    delegate.allocateZeroed(LOST_BYTES);
+                    handler.threadDied(value);
+                  });
+            }
+          });
     }
   }
 }
