@@ -86,7 +86,11 @@ public final class OrderFaults {
                 "r13-many-registrations-1000",
                 "first difference at record 0: expected <#0 got 1000 after 0 native> but was <#998"),
         broken("broken-stale-value", Rule.R2)
-            .fails("r15-os-exit-registrations", "after reads 0, third gets 0")
+            .fails(
+                "r15-os-exit-registrations",
+                // the third's value as an earlier walk read it, not as it is when it runs (3)
+                "after reads 0, third gets 2",
+                "after reads 0, third gets 0")
             .fails("r02-order-java", "but was: <[b1=2, a1=10, zero=0, b2=2, a2=10]>")
             .fails(
                 "r13-order-value-java", "but was: <[b1=2, a1=10, zero=0, b2=2, a2=10, returned]>"),
