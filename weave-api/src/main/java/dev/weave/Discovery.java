@@ -19,6 +19,10 @@ import java.util.ServiceLoader;
  * constructor or any of its methods, {@link Error}s included, makes it an unusable entry with that
  * failure as its reason and cause, logged at WARNING (a provider that breaks {@link WeaveBackend}'s
  * contract, or cannot be loaded at all, is a defect to fix); the others are still found.
+ *
+ * <p>Discovery asks each backend only its name and priority. Whether it is usable (which loads its
+ * native side: its FFI library, its primitives) is asked on first need, once: a JVM that names its
+ * backend, or whose highest-priority backend is usable, loads no other.
  */
 final class Discovery {
   private static final System.Logger LOG = System.getLogger("dev.weave");
@@ -28,25 +32,128 @@ final class Discovery {
 
   private Discovery() {}
 
-  /** A backend as found; usable when {@code reason} is null. */
-  record Found(
-      String name,
-      int priority,
-      WeaveBackend backend,
-      String reason,
-      Throwable cause,
-      String walker) {
-    Found(String name, int priority, WeaveBackend backend, String reason, Throwable cause) {
-      this(name, priority, backend, reason, cause, null);
+  /**
+   * A backend as found: its name and priority at once, whether it is usable on first need (then
+   * kept). A broken provider is found unusable at once.
+   */
+  static final class Found {
+    /**
+     * Set while this thread asks a backend whether it is usable: that backend may not call Weave.
+     */
+    private static final ThreadLocal<Boolean> ASKING = new ThreadLocal<>();
+
+    private final String name;
+    private final int priority;
+    private final WeaveBackend backend;
+    private final String className;
+
+    /** Guarded by this; all set once, by {@link #ask()}. */
+    private boolean asked;
+
+    private String reason;
+    private Throwable cause;
+
+    /** The walker a usable backend's registry runs, if it says ({@link WeaveBackend#walker()}). */
+    private String walker;
+
+    private Found(String name, int priority, WeaveBackend backend, String className) {
+      this.name = name;
+      this.priority = priority;
+      this.backend = backend;
+      this.className = className;
+    }
+
+    /** A provider that is unusable whatever it would say: broken, or a second of the same name. */
+    static Found unusable(String name, int priority, String reason, Throwable cause) {
+      Found found = new Found(name, priority, null, null);
+      found.asked = true;
+      found.reason = reason;
+      found.cause = cause;
+      return found;
+    }
+
+    String name() {
+      return name;
+    }
+
+    int priority() {
+      return priority;
+    }
+
+    /** The backend, or null for a broken provider. */
+    WeaveBackend backend() {
+      return backend;
+    }
+
+    /** Why it is unusable, or null when it is usable. Asks the backend on first use. */
+    String reason() {
+      ask();
+      synchronized (this) {
+        return reason;
+      }
+    }
+
+    Throwable cause() {
+      ask();
+      synchronized (this) {
+        return cause;
+      }
+    }
+
+    /** Which walker its registry runs, or null when unusable or not said. Asks on first use. */
+    String walker() {
+      ask();
+      synchronized (this) {
+        return walker;
+      }
     }
 
     boolean usable() {
-      return reason == null;
+      return reason() == null;
     }
 
     Backend toBackend() {
-      return new Backend(name, priority, usable(), reason, cause, walker);
+      return new Backend(name, priority, usable(), reason(), cause(), walker());
     }
+
+    private synchronized void ask() {
+      if (asked) {
+        return;
+      }
+      if (ASKING.get() != null) {
+        throw discoveryReentered();
+      }
+      ASKING.set(Boolean.TRUE);
+      try {
+        Optional<String> why =
+            Objects.requireNonNull(
+                backend.unavailabilityReason(), "unavailabilityReason() returned null");
+        if (why.isPresent()) {
+          cause =
+              Objects.requireNonNull(
+                      backend.unavailabilityCause(), "unavailabilityCause() returned null")
+                  .orElse(null);
+          reason = why.get();
+        } else {
+          walker = Objects.requireNonNull(backend.walker(), "walker() returned null").orElse(null);
+        }
+      } catch (Throwable e) {
+        Found broken =
+            defect(name.equals(className) ? className : name + " (" + className + ")", e);
+        reason = broken.reason;
+        cause = broken.cause;
+      } finally {
+        ASKING.remove();
+        asked = true;
+      }
+    }
+  }
+
+  private static IllegalStateException discoveryReentered() {
+    return new IllegalStateException(
+        "Weave was called while it discovers its backends, by a WeaveBackend's constructor or"
+            + " methods (name, priority, unavailabilityReason, unavailabilityCause, walker): they must"
+            + " not call Weave");
   }
 
   /**
@@ -55,11 +162,8 @@ final class Discovery {
    */
   static List<Found> found() {
     List<Found> all = Holder.FOUND; // null only on the thread that is initializing Holder
-    if (all == null) {
-      throw new IllegalStateException(
-          "Weave was called while it discovers its backends, by a WeaveBackend's constructor or"
-              + " methods (name, priority, unavailabilityReason, unavailabilityCause): they must"
-              + " not call Weave");
+    if (all == null || Found.ASKING.get() != null) {
+      throw discoveryReentered();
     }
     return all;
   }
@@ -107,10 +211,9 @@ final class Discovery {
       if (first != null) {
         broken.add(
             warned(
-                new Found(
+                Found.unusable(
                     found.name() + " (" + className + ")",
                     found.priority(),
-                    null,
                     Diagnostics.PACKAGING_DEFECT
                         + "another backend named '"
                         + found.name()
@@ -134,27 +237,14 @@ final class Discovery {
   }
 
   /**
-   * @return the backend as found, or, if it threw or answered null, an unusable entry saying so
+   * @return the backend as found (its name and priority), or, if it threw or answered null, an
+   *     unusable entry saying so
    */
   private static Found describe(WeaveBackend backend, String className) {
     String name = className;
     try {
       name = Objects.requireNonNull(backend.name(), "name() returned null");
-      int priority = backend.priority();
-      Optional<String> reason =
-          Objects.requireNonNull(
-              backend.unavailabilityReason(), "unavailabilityReason() returned null");
-      Throwable cause = null;
-      String walker = null;
-      if (reason.isPresent()) {
-        cause =
-            Objects.requireNonNull(
-                    backend.unavailabilityCause(), "unavailabilityCause() returned null")
-                .orElse(null);
-      } else {
-        walker = Objects.requireNonNull(backend.walker(), "walker() returned null").orElse(null);
-      }
-      return new Found(name, priority, backend, reason.orElse(null), cause, walker);
+      return new Found(name, backend.priority(), backend, className);
     } catch (Throwable e) {
       return defect(name.equals(className) ? className : name + " (" + className + ")", e);
     }
@@ -163,8 +253,8 @@ final class Discovery {
   private static Found defect(String name, Throwable e) {
     String kind = Diagnostics.isPackagingDefect(e) ? Diagnostics.PACKAGING_DEFECT : "";
     return warned(
-        new Found(
-            name, Integer.MIN_VALUE, null, kind + "failed to load: " + Diagnostics.causes(e), e));
+        Found.unusable(
+            name, Integer.MIN_VALUE, kind + "failed to load: " + Diagnostics.causes(e), e));
   }
 
   private static Found warned(Found broken) {

@@ -21,7 +21,9 @@ import java.util.stream.Collectors;
  * or, if that is unset, the environment variable {@value #BACKEND_ENVIRONMENT}; otherwise the
  * usable backend with the highest priority (ffm, then jnr, then jna). A backend that cannot load
  * here (wrong JDK, missing native library, unsupported OS or CPU) is still listed by {@link
- * #backends()}, with its reason, and never hides the others.
+ * #backends()}, with its reason, and never hides the others. A backend's native side is loaded only
+ * when needed: {@link #registry(String)} loads the one named, {@link #registry()} the backends in
+ * priority order up to the first usable one, and {@link #backends()} all.
  *
  * <p>Through {@link System.Logger} {@code dev.weave}: the backend {@link #registry()} chose, and
  * why, once at DEBUG; a provider that cannot be loaded or breaks {@code WeaveBackend}'s contract,
@@ -70,9 +72,10 @@ public final class Weave {
     for (Found chosen : found) {
       if (chosen.usable()) {
         DestructorRegistry registry = inUse(chosen.backend().registry());
-        String others =
+        // Those of lower priority are not loaded to find out whether they are usable.
+        String lower =
             found.stream()
-                .filter(f -> f.usable() && f != chosen)
+                .filter(f -> f.priority() < chosen.priority() && f.backend() != null)
                 .map(Found::name)
                 .collect(Collectors.joining(", "));
         announce(
@@ -80,8 +83,8 @@ public final class Weave {
                 + chosen.name()
                 + " (priority "
                 + chosen.priority()
-                + ")"
-                + (others.isEmpty() ? "; no other backend is usable" : "; also usable: " + others));
+                + ", the highest usable)"
+                + (lower.isEmpty() ? "" : "; lower priority: " + lower));
         return registry;
       }
     }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -22,7 +23,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Issue 19 §3: a provider that cannot be loaded is listed with its failure quoted (no name is
- * guessed from the message), logged at WARNING as a defect, and hides nothing.
+ * guessed from the message), logged at WARNING as a defect, and hides nothing. Discovery asks a
+ * backend whether it is usable (which loads its native side) only when that is needed, once.
  */
 class DiscoveryTest {
   /** What {@link ServiceLoader#stream()} yields: a provider, or a failure to find the next one. */
@@ -125,5 +127,48 @@ class DiscoveryTest {
     assertThat(calling.unavailabilityReason())
         .contains("IllegalStateException: Weave was called while it discovers its backends");
     assertThat(calling.unavailabilityCause()).isInstanceOf(IllegalStateException.class);
+  }
+
+  /** Counts the times it is asked whether it is usable. */
+  private static final class Counting implements WeaveBackend {
+    final AtomicInteger asked = new AtomicInteger();
+    private final String name;
+
+    Counting(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public String name() {
+      return name;
+    }
+
+    @Override
+    public int priority() {
+      return 1;
+    }
+
+    @Override
+    public java.util.Optional<String> unavailabilityReason() {
+      asked.incrementAndGet();
+      return java.util.Optional.of("simulated: its native library is missing");
+    }
+
+    @Override
+    public dev.weave.DestructorRegistry registry() {
+      throw new AssertionError("registry() of an unusable backend");
+    }
+  }
+
+  @Test
+  void aBackendIsAskedWhetherItIsUsableOnFirstNeedAndOnce() {
+    Counting counting = new Counting("test-counting");
+    List<Found> found = Discovery.discover(providers(provider(Counting.class, () -> counting)));
+    assertThat(found).extracting(Found::name).containsExactly("test-counting");
+    assertThat(counting.asked).as("asked by discovery").hasValue(0);
+    assertThat(found.get(0).usable()).isFalse();
+    assertThat(found.get(0).reason()).isEqualTo("simulated: its native library is missing");
+    assertThat(found.get(0).toBackend().available()).isFalse();
+    assertThat(counting.asked).as("asked on first need, then kept").hasValue(1);
   }
 }

@@ -1,6 +1,5 @@
 package dev.weave.spi;
 
-import java.nio.ByteBuffer;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -8,12 +7,10 @@ import java.util.Set;
  * Deliberately broken {@link NativePrimitives}, put between an engine and its checker so that the
  * interleaving harness and the checker's own tests must find what they do wrong.
  */
-class BrokenPrimitives implements NativePrimitives {
-  private final NativePrimitives delegate;
-
+class BrokenPrimitives extends ForwardingPrimitives {
   /** Forwards everything; a subclass breaks what it overrides. */
   BrokenPrimitives(NativePrimitives delegate) {
-    this.delegate = delegate;
+    super(delegate);
   }
 
   /** Frees every block twice. */
@@ -61,65 +58,5 @@ class BrokenPrimitives implements NativePrimitives {
         handedOut.clear();
       }
     };
-  }
-
-  @Override
-  public long allocateZeroed(long bytes) {
-    return delegate.allocateZeroed(bytes);
-  }
-
-  @Override
-  public void free(long address) {
-    delegate.free(address);
-  }
-
-  @Override
-  public long getWord(long address) {
-    return delegate.getWord(address);
-  }
-
-  @Override
-  public void putWord(long address, long value) {
-    delegate.putWord(address, value);
-  }
-
-  @Override
-  public long freeFunction() {
-    return delegate.freeFunction();
-  }
-
-  @Override
-  public long createKey(long destructorFunction) {
-    return delegate.createKey(destructorFunction);
-  }
-
-  @Override
-  public long createKey(ThreadDeathHandler handler) {
-    return delegate.createKey(handler);
-  }
-
-  @Override
-  public long getKey(long key) {
-    return delegate.getKey(key);
-  }
-
-  @Override
-  public void setKey(long key, long value) {
-    delegate.setKey(key, value);
-  }
-
-  @Override
-  public void deleteKey(long key) {
-    delegate.deleteKey(key);
-  }
-
-  @Override
-  public void callDestructor(long function, long argument) {
-    delegate.callDestructor(function, argument);
-  }
-
-  @Override
-  public ByteBuffer directBuffer(long address, int bytes) {
-    return delegate.directBuffer(address, bytes);
   }
 }

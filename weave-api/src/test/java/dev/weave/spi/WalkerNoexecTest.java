@@ -33,18 +33,17 @@ class WalkerNoexecTest {
     assumeTrue(
         setUp.status == 0, () -> "no user and mount namespace with a noexec tmpfs here: " + setUp);
 
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Result probe =
-        inNoexecNamespace(
-            noexec,
-            List.of(
-                java,
-                "--enable-native-access=ALL-UNNAMED",
-                "-cp",
-                System.getProperty("java.class.path"),
-                NoexecProbe.class.getName(),
-                plain.toString(),
-                noexec.toString()));
+    List<String> probeCommand = new ArrayList<>(launcherPrefix());
+    probeCommand.addAll(
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "--enable-native-access=ALL-UNNAMED",
+            "-cp",
+            System.getProperty("java.class.path"),
+            NoexecProbe.class.getName(),
+            plain.toString(),
+            noexec.toString()));
+    Result probe = inNoexecNamespace(noexec, probeCommand);
 
     assertThat(probe.status).as(probe.toString()).isZero();
     assertThat(probe.output)
@@ -60,6 +59,15 @@ class WalkerNoexecTest {
                 + "): set -Dweave.native.workdir to a directory that allows executable mappings"
                 + " [UnsatisfiedLinkError: ")
         .contains("| left 0");
+  }
+
+  /**
+   * The emulator or loader this JVM was started through (scripts/jdk-root sets it for a JDK the
+   * machine cannot run as it comes), which the child JVM needs too: the TCK's launcher property.
+   */
+  private static List<String> launcherPrefix() {
+    String prefix = System.getProperty("weave.tck.launcher", "").strip();
+    return prefix.isEmpty() ? List.of() : List.of(prefix.split("\\s+"));
   }
 
   /** Runs {@code command} with a noexec tmpfs mounted on {@code directory}, seen by it alone. */

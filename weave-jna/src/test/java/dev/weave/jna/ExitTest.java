@@ -9,6 +9,7 @@ import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
 import dev.weave.WeaveException;
 import dev.weave.jna.probe.ModulePathProbe;
+import dev.weave.tck.JvmLauncher;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -136,8 +137,7 @@ class ExitTest {
   }
 
   private Result run(List<String> options, String classPath, Class<?> main) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> command = new ArrayList<>(JvmLauncher.java()); // under an emulator, if any
     if (options.stream().noneMatch(o -> o.startsWith("--enable-native-access"))) {
       command.add("--enable-native-access=ALL-UNNAMED");
     }

@@ -58,7 +58,17 @@ final class Fixtures {
     new JnrPrimitives();
   }
 
-  static final TestLibc LIBC = LibraryLoader.create(TestLibc.class).failImmediately().load("c");
+  /**
+   * The process's own libc first, as the backend loads it: {@code load("c")} alone opens the first
+   * {@code libc.so.6} on jnr-ffi's search path, which is a second C library where the JVM runs on
+   * another one (a JDK run through its own glibc's loader), and memory from one freed by the other.
+   */
+  static final TestLibc LIBC =
+      LibraryLoader.create(TestLibc.class)
+          .library(LibraryLoader.DEFAULT_LIBRARY)
+          .library("c")
+          .failImmediately()
+          .load();
 
   /** {@code sem_post(sem_t*)}: a native destructor whose calls show in the semaphore's count. */
   static final long SEM_POST = address("sem_post");

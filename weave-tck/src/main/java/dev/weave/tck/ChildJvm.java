@@ -1,31 +1,24 @@
 package dev.weave.tck;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.ObjectInputStream;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.opentest4j.AssertionFailedError;
 import org.opentest4j.TestAbortedException;
 
@@ -36,10 +29,9 @@ import org.opentest4j.TestAbortedException;
  * case that does not finish within {@link #caseLimit()} is failed the same way, with the child's
  * thread dump.
  *
- * <p>The child is a JVM like this one: the same {@code java}, class path (and module path), JVM
- * options and {@code weave.*} system properties, with {@code -ea} where assertions are on here. It
- * also runs with glibc's {@code MALLOC_PERTURB_}, so that freed memory does not keep its old
- * contents (see {@link NativeFixtures#perturbFreedMemory()}).
+ * <p>The child is a JVM like this one, started by {@link JvmLauncher} (under the same emulator or
+ * loader, if any). It also runs with glibc's {@code MALLOC_PERTURB_}, so that freed memory does not
+ * keep its old contents (see {@link NativeFixtures#perturbFreedMemory()}).
  */
 final class ChildJvm implements AutoCloseable {
   /** Marks the lines of the child's standard output that are for the parent. */
@@ -65,19 +57,18 @@ final class ChildJvm implements AutoCloseable {
 
   private ChildJvm(String backend) throws IOException {
     this.backend = backend;
-    Path parent =
-        Path.of(
-            System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
-    Files.createDirectories(parent);
-    directory =
-        Files.createTempDirectory(
-            parent, "weave-tck-" + backend.replaceAll("[^A-Za-z0-9_-]", "_") + "-");
+    directory = JvmLauncher.newDirectory("weave-tck-" + backend + "-");
     ProcessBuilder builder =
-        new ProcessBuilder(command(backend, directory))
+        new ProcessBuilder(JvmLauncher.command(directory, CaseServer.class, List.of(backend)))
             .directory(directory.toFile())
             .redirectErrorStream(true);
     builder.environment().put("MALLOC_PERTURB_", Integer.toString(NativeFixtures.PERTURB_BYTE));
-    process = builder.start();
+    try {
+      process = builder.start();
+    } catch (IOException e) {
+      JvmLauncher.deleteUnlessCrashed(directory);
+      throw e;
+    }
     RUNNING.add(this);
     requests = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
     reader = new Thread(this::read, "weave-tck-child-" + backend);
@@ -91,11 +82,10 @@ final class ChildJvm implements AutoCloseable {
       return new ChildJvm(backend);
     } catch (IOException e) {
       throw new IllegalStateException(
-          "cannot start a child JVM for the TCK's cases ("
-              + e
-              + "); -D"
+          JvmLauncher.cannotStart(e)
+              + "; -D"
               + WeaveTckTest.ISOLATION
-              + "=none runs them in this JVM",
+              + "=none runs the TCK's cases in this JVM",
           e);
     }
   }
@@ -179,9 +169,7 @@ final class ChildJvm implements AutoCloseable {
       process.destroyForcibly();
       Thread.currentThread().interrupt();
     }
-    if (hsErr().isEmpty()) {
-      delete(directory);
-    }
+    JvmLauncher.deleteUnlessCrashed(directory);
   }
 
   /** The child ended during {@code c}: a crash, with its hs_err file, or an exit. */
@@ -246,8 +234,8 @@ final class ChildJvm implements AutoCloseable {
   }
 
   private Optional<Path> hsErr() {
-    try (Stream<Path> files = Files.list(directory)) {
-      return files.filter(p -> p.getFileName().toString().startsWith("hs_err")).findFirst();
+    try {
+      return JvmLauncher.crashFiles(directory).stream().findFirst();
     } catch (IOException e) {
       return Optional.empty();
     }
@@ -298,89 +286,5 @@ final class ChildJvm implements AutoCloseable {
 
   private static String text(String payload) {
     return new String(Base64.getDecoder().decode(payload), StandardCharsets.UTF_8);
-  }
-
-  /**
-   * The command that starts the child: this JVM's {@code java}, options, paths and {@code weave.*}
-   * properties.
-   */
-  private static List<String> command(String backend, Path directory) {
-    List<String> command = new ArrayList<>();
-    command.add(javaExecutable());
-    for (String option : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if (!isDroppedOption(option)) {
-        command.add(option);
-      }
-    }
-    if (ChildJvm.class.desiredAssertionStatus()
-        || dev.weave.spi.Engine.class.desiredAssertionStatus()) {
-      command.add("-ea");
-    }
-    for (Map.Entry<Object, Object> property : System.getProperties().entrySet()) {
-      String name = String.valueOf(property.getKey());
-      if (name.startsWith("weave.")) {
-        command.add("-D" + name + "=" + property.getValue());
-      }
-    }
-    command.add("-XX:ErrorFile=" + directory.resolve("hs_err_pid%p.log"));
-    command.add("-XX:-CreateCoredumpOnCrash");
-    command.add("-cp");
-    command.add(absolutePath(System.getProperty("java.class.path", "")));
-    String modulePath = System.getProperty("jdk.module.path");
-    if (modulePath != null && !modulePath.isBlank()) {
-      command.add("--module-path");
-      command.add(absolutePath(modulePath));
-      command.add("--add-modules");
-      command.add("ALL-MODULE-PATH");
-    }
-    if (CaseServer.class.getModule().isNamed()) {
-      command.add("-m");
-      command.add(CaseServer.class.getModule().getName() + "/" + CaseServer.class.getName());
-    } else {
-      command.add(CaseServer.class.getName());
-    }
-    command.add(backend);
-    return command;
-  }
-
-  /**
-   * Options that must not be copied: a debugger's port, and the crash files this class places
-   * itself.
-   */
-  private static boolean isDroppedOption(String option) {
-    return option.startsWith("-agentlib:jdwp")
-        || option.startsWith("-Xrunjdwp")
-        || option.equals("-Xdebug")
-        || option.startsWith("-XX:ErrorFile")
-        || option.startsWith("-XX:+CreateCoredumpOnCrash")
-        || option.startsWith("-Dweave.")
-        || option.startsWith("-Djava.class.path")
-        || option.startsWith("-Djdk.module.path");
-  }
-
-  /** The child runs in another directory, so relative path entries are resolved here. */
-  private static String absolutePath(String path) {
-    List<String> entries = new ArrayList<>();
-    for (String entry : path.split(File.pathSeparator)) {
-      if (!entry.isEmpty()) {
-        entries.add(Path.of(entry).toAbsolutePath().toString());
-      }
-    }
-    return String.join(File.pathSeparator, entries);
-  }
-
-  static String javaExecutable() {
-    return ProcessHandle.current()
-        .info()
-        .command()
-        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-  }
-
-  private static void delete(Path directory) {
-    try (Stream<Path> files = Files.walk(directory)) {
-      files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
-    } catch (IOException e) {
-      // a temporary directory left behind
-    }
   }
 }

@@ -2,16 +2,18 @@ package dev.weave.tck;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.abort;
 
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import java.lang.management.ManagementFactory;
+import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -23,6 +25,9 @@ import java.util.concurrent.locks.LockSupport;
  * after every destructor has returned, whatever order a backend runs them in; a sentinel destructor
  * registered after the body's registrations must then have run too. Elsewhere the sentinel's signal
  * is what is waited for.
+ *
+ * <p>Every thread a case starts is waited for this way before the case ends, so that the next case
+ * finds no thread of it still dying: checked mode's exact block counts (rule 14) rely on it.
  */
 final class Deaths {
 
@@ -81,59 +86,32 @@ final class Deaths {
   }
 
   /**
-   * Runs {@code body} on {@code count} new platform threads at once (they start together and die
-   * together), and checks that each one's sentinel, registered after the body's registrations, ran:
-   * a native one ({@code sem_post}) if {@code nativeSentinel}, else a Java one.
+   * Runs {@code body} on {@code count} new platform threads, lets them all die at once once every
+   * body has run, and checks that each one's sentinel, registered after the body's registrations,
+   * ran: a native one ({@code sem_post}) if {@code nativeSentinel}, else a Java one.
    */
   static void dieTogether(
       DestructorRegistry registry, int count, boolean nativeSentinel, Body body) {
     CountDownLatch javaSentinels = new CountDownLatch(count);
-    CyclicBarrier together = new CyclicBarrier(count);
     try (ThreadLocalSlot sentinel = registry.newSlot();
         NativeFixtures.Semaphore nativeSentinels = new NativeFixtures.Semaphore()) {
-      List<AtomicLong> osThreads = new ArrayList<>();
-      List<Thread> threads = new ArrayList<>();
-      AtomicReference<Throwable> failure = new AtomicReference<>();
-      for (int i = 0; i < count; i++) {
-        AtomicLong osThread = new AtomicLong();
-        osThreads.add(osThread);
-        Thread thread =
-            new Thread(
-                () -> {
-                  try {
-                    osThread.set(NativeFixtures.osThreadId());
-                    together.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-                    body.run();
-                    if (nativeSentinel) {
-                      sentinel.set(nativeSentinels.address());
-                      registry.registerNative(sentinel, NativeFixtures.SEM_POST);
-                    } else {
-                      registry.register(sentinel, value -> javaSentinels.countDown());
-                    }
-                  } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
-                  }
-                },
-                "weave-tck-dying-" + i);
-        threads.add(thread);
-      }
-      threads.forEach(Thread::start);
+      Body withSentinel =
+          () -> {
+            body.run();
+            if (nativeSentinel) {
+              sentinel.set(nativeSentinels.address());
+              registry.registerNative(sentinel, NativeFixtures.SEM_POST);
+            } else {
+              registry.register(sentinel, value -> javaSentinels.countDown());
+            }
+          };
       boolean allExited = true;
-      for (int i = 0; i < count; i++) {
-        join(threads.get(i));
-        boolean exited = NativeFixtures.awaitThreadExit(osThreads.get(i).get(), TIMEOUT);
-        if (!exited && NativeFixtures.canSeeThreads()) {
-          fail(
-              threads.get(i).getName()
-                  + " (OS thread "
-                  + osThreads.get(i).get()
-                  + ") did not exit within "
-                  + TIMEOUT
-                  + ": its destructors did not return");
+      try (Helpers helpers = new Helpers()) {
+        for (int i = 0; i < count; i++) {
+          helpers.start("weave-tck-dying-" + i, withSentinel, () -> {});
         }
-        allExited &= exited;
+        allExited = helpers.finish();
       }
-      rethrow(failure.get());
       if (nativeSentinel) {
         for (int i = 0; i < count; i++) {
           assertTrue(
@@ -162,33 +140,173 @@ final class Deaths {
    * @return whether the OS thread was seen to exit (false where {@code /proc} cannot tell)
    */
   static boolean runAndJoin(Body body) {
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicLong osThread = new AtomicLong();
-    Thread thread =
-        new Thread(
-            () -> {
-              try {
-                osThread.set(NativeFixtures.osThreadId());
-                body.run();
-              } catch (Throwable t) {
-                failure.set(t);
-              }
-            },
-            "weave-tck-dying");
-    thread.start();
-    join(thread);
-    boolean exited = NativeFixtures.awaitThreadExit(osThread.get(), TIMEOUT);
+    try (Helper thread = Helper.start("weave-tck-dying", body, () -> {})) {
+      return thread.finish();
+    }
+  }
+
+  /**
+   * A thread that helps a case: it runs a first body, then waits until the case releases it, then
+   * runs a second body and dies. The case waits until the first body has run ({@link
+   * #awaitReady()}), does its part, and lets the thread finish ({@link #finish()}): released,
+   * joined, its OS thread exited, and what either body threw rethrown. Closing it releases it, so
+   * that a case that fails does not leave it waiting.
+   */
+  static final class Helper implements AutoCloseable {
+    private final CountDownLatch ready = new CountDownLatch(1);
+    private final CountDownLatch release = new CountDownLatch(1);
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final AtomicLong osThread = new AtomicLong();
+    private final Thread thread;
+
+    private Helper(String name, Body beforeRelease, Body afterRelease) {
+      thread =
+          new Thread(
+              () -> {
+                try {
+                  osThread.set(NativeFixtures.osThreadId());
+                  beforeRelease.run();
+                } catch (Throwable t) {
+                  failure.compareAndSet(null, t);
+                  return;
+                } finally {
+                  ready.countDown();
+                }
+                try {
+                  release.await();
+                  afterRelease.run();
+                } catch (Throwable t) {
+                  failure.compareAndSet(null, t);
+                }
+              },
+              name);
+    }
+
+    /**
+     * Starts a thread named {@code name} that runs {@code beforeRelease}, waits for its release,
+     * then runs {@code afterRelease}.
+     */
+    static Helper start(String name, Body beforeRelease, Body afterRelease) {
+      Helper helper = new Helper(name, beforeRelease, afterRelease);
+      helper.thread.start();
+      return helper;
+    }
+
+    /** Waits until the first body has run, and rethrows what it threw. */
+    void awaitReady() {
+      await(ready, thread.getName() + "'s part before its release");
+      rethrow(failure.get());
+    }
+
+    /**
+     * Releases the thread, joins it, waits until its OS thread has exited, and rethrows what it
+     * threw.
+     *
+     * @return whether the OS thread was seen to exit (false where {@code /proc} cannot tell)
+     */
+    boolean finish() {
+      release.countDown();
+      join(thread);
+      boolean exited = awaitExit(thread.getName(), osThread.get());
+      rethrow(failure.get());
+      return exited;
+    }
+
+    /**
+     * @return the helper's OS thread id, once it has started its first body
+     */
+    long osThread() {
+      return osThread.get();
+    }
+
+    @Override
+    public void close() {
+      release.countDown();
+    }
+  }
+
+  /** Helpers started together and finished together. */
+  static final class Helpers implements AutoCloseable {
+    private final List<Helper> started = new ArrayList<>();
+
+    Helper start(String name, Body beforeRelease, Body afterRelease) {
+      Helper helper = Helper.start(name, beforeRelease, afterRelease);
+      started.add(helper);
+      return helper;
+    }
+
+    /** Waits until every helper's first body has run. */
+    void awaitReady() {
+      started.forEach(Helper::awaitReady);
+    }
+
+    /**
+     * Releases every helper at once, then finishes each ({@link Helper#finish()}).
+     *
+     * @return whether every OS thread was seen to exit
+     */
+    boolean finish() {
+      started.forEach(Helper::close);
+      boolean allExited = true;
+      for (Helper helper : started) {
+        allExited &= helper.finish();
+      }
+      return allExited;
+    }
+
+    @Override
+    public void close() {
+      started.forEach(Helper::close);
+    }
+  }
+
+  /**
+   * Waits until the OS thread {@code osThread} has exited; fails if it has not within {@link
+   * #TIMEOUT} where {@code /proc} can tell.
+   *
+   * @return whether it was seen to exit
+   */
+  static boolean awaitExit(String name, long osThread) {
+    boolean exited = NativeFixtures.awaitThreadExit(osThread, TIMEOUT);
     if (!exited && NativeFixtures.canSeeThreads()) {
       fail(
-          thread.getName()
+          name
               + " (OS thread "
-              + osThread.get()
+              + osThread
               + ") did not exit within "
               + TIMEOUT
               + ": its destructors did not return");
     }
-    rethrow(failure.get());
     return exited;
+  }
+
+  /**
+   * Waits until {@code count} reaches {@code expected}, where {@code /proc} cannot say that the
+   * threads have exited.
+   */
+  static void awaitCount(AtomicInteger count, int expected, String what) {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    while (count.get() < expected && System.nanoTime() < deadline) {
+      LockSupport.parkNanos(1_000_000);
+    }
+    assertTrue(
+        count.get() >= expected,
+        what + ": " + count.get() + " of " + expected + " ran within " + TIMEOUT);
+  }
+
+  /**
+   * Starts {@code task} on a virtual thread; skips the case on a JVM without virtual threads (Java
+   * 17 to 20), saying so.
+   */
+  static Thread startVirtualThread(Runnable task) throws ReflectiveOperationException {
+    Method start;
+    try {
+      start = Thread.class.getMethod("startVirtualThread", Runnable.class);
+    } catch (NoSuchMethodException e) {
+      abort("this JVM (Java " + Runtime.version().feature() + ") has no virtual threads");
+      throw new AssertionError(e); // not reached
+    }
+    return (Thread) start.invoke(null, task);
   }
 
   static void join(Thread thread) {

@@ -2,28 +2,18 @@ package dev.weave.tck;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.sun.jna.Pointer;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
-import dev.weave.WeaveThread;
-import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 
 /**
  * Rule 13: {@code runDestructors()} ends a thread's weave life early, on the live thread, exactly
- * as its death would; {@link WeaveThread}, {@link Weave#threadFactory} and {@link Weave#wrap} call
- * it when their task ends, so destructors have run when {@link Thread#join()} returns.
+ * as its death would. {@link WeaveThreadCases} has the threads that call it when their task ends.
  */
 final class EarlyEndCases {
   private EarlyEndCases() {}
@@ -42,6 +32,17 @@ final class EarlyEndCases {
             Rule.R13,
             "runDestructors() runs the thread's registrations at once, in order, with the value at call time (native destructors)",
             EarlyEndCases::orderAndValueNative));
+    for (int count : ManyRegistrations.COUNTS) {
+      cases.add(
+          TckCase.of(
+              "r13-many-registrations-" + count,
+              Rule.R13,
+              count
+                  + " registrations on one thread, Java and native over "
+                  + ManyRegistrations.SLOTS
+                  + " slots: runDestructors() runs all, in order",
+              registry -> ManyRegistrations.check(registry, count, true)));
+    }
     cases.add(
         TckCase.of(
             "r13-error-isolation",
@@ -84,24 +85,6 @@ final class EarlyEndCases {
             Rule.R13,
             "runDestructors() on a virtual thread throws IllegalStateException (rule 9)",
             EarlyEndCases::virtualThread));
-    cases.add(
-        TckCase.of(
-            "r13-weave-thread-join",
-            Rule.R13,
-            "a WeaveThread's destructors have run on it when join() returns, also when its task throws",
-            EarlyEndCases::weaveThreadJoin));
-    cases.add(
-        TckCase.of(
-            "r13-thread-factory-join",
-            Rule.R13,
-            "Weave.threadFactory makes named non-daemon WeaveThreads whose destructors have run when join() returns",
-            EarlyEndCases::threadFactoryJoin));
-    cases.add(
-        TckCase.of(
-            "r13-wrap-join",
-            Rule.R13,
-            "a Weave.wrap task's destructors have run when its thread's join() returns, also when the task throws",
-            EarlyEndCases::wrapJoin));
     return cases;
   }
 
@@ -183,40 +166,21 @@ final class EarlyEndCases {
   }
 
   static void errorIsolation(DestructorRegistry registry) throws Exception {
-    List<String> calls = Collections.synchronizedList(new ArrayList<>());
-    RuntimeException thrown =
-        new IllegalStateException("thrown by a TCK destructor in runDestructors()");
+    ThrowingDestructorCases.Throwers throwers =
+        new ThrowingDestructorCases.Throwers("in runDestructors()");
     try (ThreadLocalSlot slot = registry.newSlot();
         NativeFixtures.Semaphore sem = new NativeFixtures.Semaphore();
         LogCapture log = new LogCapture()) {
       Deaths.runAndJoin(
           () -> {
-            slot.set(sem.address());
-            registry.register(slot, value -> calls.add("first"));
-            registry.register(
-                slot,
-                value -> {
-                  throw thrown;
-                });
-            registry.register(
-                slot,
-                value -> {
-                  throw new AssertionError("an Error from a TCK destructor in runDestructors()");
-                });
-            registry.registerNative(slot, NativeFixtures.SEM_POST);
-            registry.register(slot, value -> calls.add("last"));
+            throwers.register(registry, slot, sem);
             registry.runDestructors(); // must not throw
-            calls.add("returned, posted=" + sem.value());
+            throwers.calls.add("returned, posted=" + sem.value());
           });
-      assertEquals(List.of("first", "last", "returned, posted=1"), calls);
-      log.await(
-          "record of the thrown exception",
-          r -> r.getThrown() == thrown && r.getLevel().intValue() >= Level.WARNING.intValue(),
-          Deaths.TIMEOUT);
-      log.await(
-          "record of the thrown Error",
-          r -> r.getThrown() instanceof AssertionError,
-          Deaths.TIMEOUT);
+      List<String> expected = new ArrayList<>(ThrowingDestructorCases.Throwers.RAN);
+      expected.add("returned, posted=1");
+      assertEquals(expected, throwers.calls, ThrowingDestructorCases.Throwers.WHAT);
+      throwers.awaitLogged(log);
     }
   }
 
@@ -323,8 +287,8 @@ final class EarlyEndCases {
               }
               if (slot.cellAddress() != cells[i]) {
                 problems.add("slot " + i + "'s cell moved");
-              } else if (new Pointer(cells[i]).getLong(0) != 0) {
-                problems.add("slot " + i + "'s cell holds " + new Pointer(cells[i]).getLong(0));
+              } else if (NativeFixtures.readWord(cells[i]) != 0) {
+                problems.add("slot " + i + "'s cell holds " + NativeFixtures.readWord(cells[i]));
               }
             }
             for (int i : new int[] {0, 1, 69}) {
@@ -411,14 +375,6 @@ final class EarlyEndCases {
   }
 
   static void virtualThread(DestructorRegistry registry) throws Exception {
-    Method startVirtualThread;
-    try {
-      startVirtualThread = Thread.class.getMethod("startVirtualThread", Runnable.class);
-    } catch (NoSuchMethodException e) {
-      assumeTrue(
-          false, "this JVM (Java " + Runtime.version().feature() + ") has no virtual threads");
-      return;
-    }
     List<String> outcomes = Collections.synchronizedList(new ArrayList<>());
     Runnable checks =
         () -> {
@@ -436,104 +392,10 @@ final class EarlyEndCases {
             }
           }
         };
-    Deaths.join((Thread) startVirtualThread.invoke(null, checks));
+    Deaths.join(Deaths.startVirtualThread(checks));
     assertEquals(
         List.of("refused", "refused"),
         outcomes,
         "registry.runDestructors() and Weave.runDestructors() on a virtual thread");
-  }
-
-  static void weaveThreadJoin(DestructorRegistry registry) throws Exception {
-    for (boolean taskThrows : new boolean[] {false, true}) {
-      checkJoin(
-          registry,
-          task -> new WeaveThread(task, "weave-tck-weave-thread"),
-          taskThrows,
-          "a WeaveThread");
-    }
-  }
-
-  static void threadFactoryJoin(DestructorRegistry registry) throws Exception {
-    ThreadFactory factory = Weave.threadFactory("weave-tck-factory");
-    Thread first = factory.newThread(() -> {});
-    assertTrue(
-        first instanceof WeaveThread, "Weave.threadFactory made a " + first.getClass().getName());
-    assertEquals("weave-tck-factory-1", first.getName());
-    assertFalse(first.isDaemon(), "a thread of Weave.threadFactory is a daemon");
-    checkJoin(registry, factory::newThread, false, "a thread of Weave.threadFactory");
-  }
-
-  static void wrapJoin(DestructorRegistry registry) throws Exception {
-    for (boolean taskThrows : new boolean[] {false, true}) {
-      checkJoin(
-          registry,
-          task -> new Thread(Weave.wrap(task), "weave-tck-wrapped"),
-          taskThrows,
-          "a Weave.wrap task's thread");
-    }
-  }
-
-  /**
-   * Starts a thread made by {@code threads} whose task registers a Java and a native destructor
-   * (and throws, if {@code taskThrows}); when {@code join()} returns, both must have run, the Java
-   * one on that very thread.
-   */
-  private static void checkJoin(
-      DestructorRegistry registry, ThreadFactory threads, boolean taskThrows, String what)
-      throws Exception {
-    List<String> calls = Collections.synchronizedList(new ArrayList<>());
-    AtomicReference<Thread> self = new AtomicReference<>();
-    AtomicLong osThread = new AtomicLong();
-    AtomicReference<Throwable> uncaught = new AtomicReference<>();
-    RuntimeException taskFailure = new IllegalStateException("thrown by a TCK task on purpose");
-    try (ThreadLocalSlot slot = registry.newSlot();
-        NativeFixtures.Semaphore sem = new NativeFixtures.Semaphore()) {
-      Thread thread =
-          threads.newThread(
-              () -> {
-                self.set(Thread.currentThread());
-                osThread.set(NativeFixtures.osThreadId());
-                slot.set(sem.address());
-                registry.registerNative(slot, NativeFixtures.SEM_POST);
-                registry.register(
-                    slot,
-                    value ->
-                        calls.add(
-                            "java, on the same Thread: " + (Thread.currentThread() == self.get())));
-                if (taskThrows) {
-                  throw taskFailure;
-                }
-              });
-      thread.setUncaughtExceptionHandler((t, e) -> uncaught.set(e));
-      thread.start();
-      Deaths.join(thread);
-      // no waiting: when join() returns, the destructors have run
-      List<String> atJoin = List.copyOf(calls);
-      int postedAtJoin = sem.value();
-      assertEquals(
-          List.of("java, on the same Thread: true"),
-          atJoin,
-          what
-              + (taskThrows ? " whose task threw" : "")
-              + ": the Java destructor when join() returned");
-      assertEquals(
-          1,
-          postedAtJoin,
-          what
-              + (taskThrows ? " whose task threw" : "")
-              + ": the native destructor when join() returned");
-      if (taskThrows) {
-        assertSame(
-            taskFailure,
-            uncaught.get(),
-            what + ": the task's exception reaches the uncaught-exception handler");
-      } else {
-        assertEquals(null, uncaught.get(), what + ": an exception escaped the thread");
-      }
-      NativeFixtures.awaitThreadExit(osThread.get(), Deaths.TIMEOUT);
-      assertEquals(atJoin, calls, what + ": destructors ran again at the thread's death");
-      assertEquals(
-          1, sem.value(), what + ": the native destructor ran again at the thread's death");
-    }
   }
 }

@@ -5,11 +5,38 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.weave.DestructorRegistry;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 
 /** Rule 10, JVM exit, checked in child JVMs running {@link ExitProbe}. */
 final class ExitCases {
   private ExitCases() {}
+
+  static List<TckCase> all() {
+    return List.of(
+        TckCase.of(
+            "r10-main-returns",
+            Rule.R10,
+            "main returns after registering on the main thread: exit 0, nothing printed, no hs_err, no destructor run",
+            ExitCases::mainReturns),
+        TckCase.stochastic(
+            "r10-exit-race",
+            Rule.R10,
+            "System.exit racing dying threads: exit 0, nothing printed, no hs_err",
+            ExitCases::exitRace),
+        TckCase.of(
+            "r10-alive-at-exit",
+            Rule.R10,
+            "threads alive at System.exit do not run their Java or native destructors",
+            ExitCases::aliveAtExit));
+  }
+
+  /**
+   * How long a child JVM may take before it is killed as hung: three times the TCK's timeout, since
+   * a JVM's start is what a loaded machine slows most (the default race's three children then fit
+   * in the ten timeouts a case may take in all).
+   */
+  static final Duration PROBE_LIMIT = Deaths.TIMEOUT.multipliedBy(3);
 
   static int runs() {
     return Integer.getInteger(WeaveTckTest.EXIT_RUNS, 3);
@@ -37,7 +64,7 @@ final class ExitCases {
    */
   static void runProbe(String backend, String... arguments)
       throws IOException, InterruptedException {
-    ExitProbe.Outcome outcome = ExitProbe.runInChildJvm(backend, Deaths.TIMEOUT, arguments);
+    ExitProbe.Outcome outcome = ExitProbe.runInChildJvm(backend, PROBE_LIMIT, arguments);
     String what = String.join(" ", arguments);
     assertEquals(
         List.of(), outcome.crashFiles(), what + ": the child JVM crashed: " + outcome.crash());

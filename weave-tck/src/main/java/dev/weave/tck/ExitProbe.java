@@ -3,17 +3,14 @@ package dev.weave.tck;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import dev.weave.Weave;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * The program a child JVM runs for the JVM-exit cases (rule 10). {@code ExitProbe BACKEND
@@ -49,42 +46,29 @@ public final class ExitProbe {
   public static final String MARKER = "weave-exit-probe.marker";
 
   /**
-   * Runs {@code ExitProbe BACKEND ARGUMENTS...} in a child JVM like this one (the same {@code
-   * java}, the same class path, the same {@code weave.*} properties), in a temporary directory that
-   * is deleted afterwards unless the child crashed.
+   * Runs {@code ExitProbe BACKEND ARGUMENTS...} in a child JVM like this one ({@link JvmLauncher}),
+   * in a temporary directory that is deleted afterwards unless the child crashed.
    *
    * @param timeout how long the child may take; then it is killed and the exit code is -1
    */
   public static Outcome runInChildJvm(String backend, Duration timeout, String... arguments)
       throws IOException, InterruptedException {
-    Path parent =
-        Path.of(
-            System.getProperty(WeaveTckTest.CRASH_DIRECTORY, System.getProperty("java.io.tmpdir")));
-    Files.createDirectories(parent);
-    Path directory = Files.createTempDirectory(parent, "weave-exit-");
-    boolean crashed = false;
+    Path directory = JvmLauncher.newDirectory("weave-exit-");
     try {
-      List<String> command = new ArrayList<>();
-      command.add(javaExecutable());
-      command.add("--enable-native-access=ALL-UNNAMED");
-      for (java.util.Map.Entry<Object, Object> property : System.getProperties().entrySet()) {
-        if (String.valueOf(property.getKey()).startsWith("weave.")) { // checked mode, for one
-          command.add("-D" + property.getKey() + "=" + property.getValue());
-        }
-      }
-      command.add("-XX:ErrorFile=" + directory.resolve("hs_err_pid%p.log"));
-      command.add("-cp");
-      command.add(absoluteClassPath());
-      command.add(ExitProbe.class.getName());
-      command.add(backend);
-      command.addAll(List.of(arguments));
+      List<String> probeArguments = new ArrayList<>(List.of(backend));
+      probeArguments.addAll(List.of(arguments));
       Path output = directory.resolve("output.txt");
-      Process process =
-          new ProcessBuilder(command)
-              .directory(directory.toFile())
-              .redirectErrorStream(true)
-              .redirectOutput(output.toFile())
-              .start();
+      Process process;
+      try {
+        process =
+            new ProcessBuilder(JvmLauncher.command(directory, ExitProbe.class, probeArguments))
+                .directory(directory.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(output.toFile())
+                .start();
+      } catch (IOException e) {
+        throw new IOException(JvmLauncher.cannotStart(e), e);
+      }
       process.getOutputStream().close();
       int exitCode;
       String killed = "";
@@ -95,47 +79,16 @@ public final class ExitProbe {
         exitCode = -1;
         killed = "(killed: the child JVM did not exit within " + timeout + ")";
       }
-      List<String> crashFiles;
-      try (Stream<Path> files = Files.list(directory)) {
-        crashFiles =
-            files
-                .map(p -> p.getFileName().toString())
-                .filter(n -> n.startsWith("hs_err"))
-                .sorted()
-                .toList();
-      }
-      boolean markerLeft = Files.exists(directory.resolve(MARKER));
-      crashed = !crashFiles.isEmpty();
-      String crash = crashed ? CrashReport.describe(directory.resolve(crashFiles.get(0))) : "";
+      List<Path> crashFiles = JvmLauncher.crashFiles(directory);
       return new Outcome(
           exitCode,
           Files.readString(output, StandardCharsets.UTF_8) + killed,
-          crashFiles,
-          markerLeft,
-          crash);
+          crashFiles.stream().map(p -> p.getFileName().toString()).toList(),
+          Files.exists(directory.resolve(MARKER)),
+          crashFiles.isEmpty() ? "" : CrashReport.describe(crashFiles.get(0)));
     } finally {
-      if (!crashed) {
-        try (Stream<Path> files = Files.walk(directory)) {
-          files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
-        }
-      }
+      JvmLauncher.deleteUnlessCrashed(directory);
     }
-  }
-
-  /** The child runs in another directory, so relative class path entries are resolved here. */
-  private static String absoluteClassPath() {
-    List<String> entries = new ArrayList<>();
-    for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-      entries.add(Path.of(entry).toAbsolutePath().toString());
-    }
-    return String.join(File.pathSeparator, entries);
-  }
-
-  private static String javaExecutable() {
-    return ProcessHandle.current()
-        .info()
-        .command()
-        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
   }
 
   /**

@@ -3,11 +3,14 @@ package dev.weave.tck;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import dev.weave.Backend;
+import dev.weave.Weave;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -87,7 +90,7 @@ public final class Main {
         return 2;
       }
     }
-    List<Backend> found = dev.weave.Weave.backends();
+    List<Backend> found = Weave.backends();
     String backendPattern = System.getProperty(WeaveTckTest.BACKEND_FILTER);
     if (backendName != null) {
       String name = backendName;
@@ -189,7 +192,42 @@ public final class Main {
     return String.valueOf(text).replaceAll("\\s*\\R\\s*", " ");
   }
 
-  private record Outcome(String status, Duration time, String reason) {}
+  /** How a case ended on a backend, as its table cell shows it. */
+  private enum Status {
+    PASS("pass"),
+    FAIL("FAIL"),
+    SKIPPED("skipped");
+
+    final String cell;
+
+    Status(String cell) {
+      this.cell = cell;
+    }
+  }
+
+  /** A case's result on one backend. */
+  private record Outcome(Status status, Duration time, String reason) {
+    String cell() {
+      return status == Status.SKIPPED ? status.cell : status.cell + " " + time.toMillis() + " ms";
+    }
+  }
+
+  /** How many of some outcomes passed, failed and were skipped: the one place they are counted. */
+  private static final class Counts {
+    private final Map<Status, Integer> byStatus = new EnumMap<>(Status.class);
+
+    void add(Status status) {
+      byStatus.merge(status, 1, Integer::sum);
+    }
+
+    int of(Status status) {
+      return byStatus.getOrDefault(status, 0);
+    }
+
+    int total() {
+      return of(Status.PASS) + of(Status.FAIL) + of(Status.SKIPPED);
+    }
+  }
 
   private static final class Results implements TestExecutionListener {
     private final PrintStream progress;
@@ -243,17 +281,11 @@ public final class Main {
       if (!backend.available()) {
         return;
       }
-      int passed = 0;
-      int failed = 0;
-      int skipped = 0;
+      Counts counts = new Counts();
       for (Map<String, Outcome> row : table.values()) {
         Outcome outcome = row.get(backend.name());
         if (outcome != null) {
-          switch (outcome.status()) {
-            case "pass" -> passed++;
-            case "FAIL" -> failed++;
-            default -> skipped++;
-          }
+          counts.add(outcome.status());
         }
       }
       Duration time =
@@ -261,20 +293,20 @@ public final class Main {
               System.nanoTime()
                   - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
       progress.printf(
-          java.util.Locale.ROOT,
+          Locale.ROOT,
           "%s: %d cases finished in %.1f s: %d passed, %d failed, %d skipped%n",
           backend.name(),
-          passed + failed + skipped,
+          counts.total(),
           time.toMillis() / 1000.0,
-          passed,
-          failed,
-          skipped);
+          counts.of(Status.PASS),
+          counts.of(Status.FAIL),
+          counts.of(Status.SKIPPED));
       progress.flush();
     }
 
     @Override
     public void executionSkipped(TestIdentifier identifier, String reason) {
-      record(identifier, "skipped", Duration.ZERO, reason);
+      record(identifier, Status.SKIPPED, Duration.ZERO, reason);
     }
 
     @Override
@@ -298,13 +330,13 @@ public final class Main {
                   - started.getOrDefault(identifier.getUniqueId(), System.nanoTime()));
       String reason = result.getThrowable().map(Results::reason).orElse(null);
       switch (result.getStatus()) {
-        case SUCCESSFUL -> record(identifier, "pass", time, null);
-        case ABORTED -> record(identifier, "skipped", time, reason);
-        case FAILED -> record(identifier, "FAIL", time, reason);
+        case SUCCESSFUL -> record(identifier, Status.PASS, time, null);
+        case ABORTED -> record(identifier, Status.SKIPPED, time, reason);
+        case FAILED -> record(identifier, Status.FAIL, time, reason);
       }
     }
 
-    private void record(TestIdentifier identifier, String status, Duration time, String reason) {
+    private void record(TestIdentifier identifier, Status status, Duration time, String reason) {
       Optional<TestIdentifier> parent = plan.getParent(identifier);
       String backend = parent.map(TestIdentifier::getDisplayName).orElse("?");
       String name = identifier.getDisplayName();
@@ -315,7 +347,7 @@ public final class Main {
       table
           .computeIfAbsent(name, n -> new LinkedHashMap<>())
           .put(backend, new Outcome(status, time, reason));
-      if (status.equals("FAIL")) {
+      if (status == Status.FAIL) {
         failures.add(backend + " / " + name + ":\n" + indent(reason));
       }
     }
@@ -357,9 +389,7 @@ public final class Main {
       }
       out.println(header);
       out.println("-".repeat(header.length()));
-      int passed = 0;
-      int failed = 0;
-      int skipped = 0;
+      Counts counts = new Counts();
       for (Map.Entry<String, Map<String, Outcome>> row : rows.entrySet()) {
         StringBuilder line = new StringBuilder(pad(abbreviate(row.getKey(), caseWidth), caseWidth));
         for (Backend backend : backends) {
@@ -368,15 +398,8 @@ public final class Main {
           if (outcome == null) {
             cell = unusable.containsKey(backend.name()) ? "unusable" : "-";
           } else {
-            cell =
-                outcome.status().equals("skipped")
-                    ? "skipped"
-                    : outcome.status() + " " + millis(outcome.time());
-            switch (outcome.status()) {
-              case "pass" -> passed++;
-              case "FAIL" -> failed++;
-              default -> skipped++;
-            }
+            cell = outcome.cell();
+            counts.add(outcome.status());
           }
           line.append(" | ").append(pad(cell, cellWidth));
         }
@@ -391,7 +414,7 @@ public final class Main {
       }
       for (Map.Entry<String, Map<String, Outcome>> row : table.entrySet()) {
         for (Map.Entry<String, Outcome> cell : row.getValue().entrySet()) {
-          if (cell.getValue().status().equals("skipped")) {
+          if (cell.getValue().status() == Status.SKIPPED) {
             out.println(
                 "skipped "
                     + cell.getKey()
@@ -408,12 +431,12 @@ public final class Main {
       for (String failure : containerFailures) {
         out.println("FAIL " + failure);
       }
-      failed += containerFailures.size();
-      if (skipped > 0) {
-        out.println(skipped + " skipped");
+      containerFailures.forEach(failure -> counts.add(Status.FAIL));
+      if (counts.of(Status.SKIPPED) > 0) {
+        out.println(counts.of(Status.SKIPPED) + " skipped");
       }
-      out.println(passed + " passed, " + failed + " failed");
-      return failed > 0 ? 1 : 0;
+      out.println(counts.of(Status.PASS) + " passed, " + counts.of(Status.FAIL) + " failed");
+      return counts.of(Status.FAIL) > 0 ? 1 : 0;
     }
 
     /** The case column's widest: an id and the start of its title (docs/SPEC.md has them whole). */
@@ -421,10 +444,6 @@ public final class Main {
 
     private static String abbreviate(String text, int width) {
       return text.length() <= width ? text : text.substring(0, width - 3) + "...";
-    }
-
-    private static String millis(Duration time) {
-      return time.toMillis() + " ms";
     }
 
     private static String pad(String text, int width) {

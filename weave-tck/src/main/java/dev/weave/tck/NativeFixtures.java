@@ -168,14 +168,16 @@ public final class NativeFixtures {
 
   /**
    * A {@code void*} variable in native memory that the test owns, as the seed's {@code thread_local
-   * void*} variables are: a plain variable, not a slot's cell. {@link #close()} retires it like a
-   * {@link Semaphore}: a faulty backend may read it late.
+   * void*} variables are: a plain variable, not a slot's cell. A word of 0 follows it, so that a
+   * word read at an unaligned address inside it reads as much of the variable's bytes as it covers
+   * and zeros, never memory outside. {@link #close()} retires it like a {@link Semaphore}: a faulty
+   * backend may read it late.
    */
   public static final class Word implements AutoCloseable {
-    private final Memory memory = new Memory(Long.BYTES);
+    private final Memory memory = new Memory(2 * Long.BYTES);
 
     public Word() {
-      memory.setLong(0, 0);
+      memory.clear();
     }
 
     /**
@@ -199,6 +201,18 @@ public final class NativeFixtures {
         RETIRED.add(memory);
       }
     }
+  }
+
+  /**
+   * @return the word at {@code address}: a cell read through its memory, not through its slot
+   */
+  public static long readWord(long address) {
+    return new Pointer(address).getLong(0);
+  }
+
+  /** Writes the word at {@code address}, as native code holding a cell's address would. */
+  public static void writeWord(long address, long value) {
+    new Pointer(address).setLong(0, value);
   }
 
   /**

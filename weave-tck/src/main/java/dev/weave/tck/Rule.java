@@ -1,11 +1,13 @@
 package dev.weave.tck;
 
+import java.net.URL;
 import java.util.Locale;
 
 /**
- * The rules of weave's contract, numbered as in the specification ({@value #SPEC}), each with the
- * sentence that states it there. Every {@link TckCase} checks one of them, and a failing case names
- * its rule and links to it.
+ * The rules of weave's contract, numbered as in the specification ({@value #SPEC} in weave's
+ * sources, and {@value #SPEC_RESOURCE} beside this class in the TCK jar), each with the sentence
+ * that states it there. Every {@link TckCase} checks one of them, and a failing case names its rule
+ * and links to its section.
  */
 public enum Rule {
   R1(
@@ -70,18 +72,21 @@ public enum Rule {
   R11(
       11,
       "Closing and reusing slots",
-      "close() drops every registration on the slot, on every thread, without running it. A cell's "
-          + "memory stays valid until its thread dies (native code holding the address never writes into "
-          + "freed memory). A new slot reads 0 on every thread until set, even where it reuses a closed "
-          + "slot's storage; creating and closing slots in a loop does not grow memory without bound."),
+      "close() drops every registration on the slot, on every thread, without running it, whatever "
+          + "form it was made in (through the slot or through its cell's address), and none made during "
+          + "or after close() survives it. A cell's memory stays valid until its thread dies (native code "
+          + "holding the address never writes into freed memory). A new slot reads 0 on every thread until "
+          + "set, even where it reuses a closed slot's storage; creating and closing slots in a loop does "
+          + "not grow memory without bound."),
   R12(
       12,
       "Bad input",
       "gets an exception whose message names the problem, and changes nothing: a null slot or "
-          + "destructor (NullPointerException), a 0 variable or function address (IllegalArgumentException),"
-          + " a slot of another backend (IllegalArgumentException), any use of a closed slot "
-          + "(IllegalStateException), an unknown or unusable backend name (WeaveException, a "
-          + "RuntimeException; the message lists what is usable and why the others are not)."),
+          + "destructor (NullPointerException), a 0 variable or function address, or a variable address "
+          + "that is not aligned to 8 bytes (IllegalArgumentException), a slot of another backend "
+          + "(IllegalArgumentException), any use of a closed slot (IllegalStateException), an unknown or "
+          + "unusable backend name (WeaveException, a RuntimeException; the message lists what is usable "
+          + "and why the others are not)."),
   R13(
       13,
       "Ending a thread's weave life early",
@@ -115,8 +120,14 @@ public enum Rule {
           + "registers runs in glibc's next destructor pass, or is dropped with a warning after the last "
           + "pass; nothing leaks, and nothing runs twice.");
 
-  /** The specification, in the repository; each rule has a section there. */
-  public static final String SPEC = "https://github.com/weave-dev/weave/blob/main/docs/SPEC.md";
+  /** Where the specification is in weave's sources; each rule has a section there. */
+  public static final String SPEC = "docs/SPEC.md";
+
+  /**
+   * The copy of the specification that the TCK jar carries beside this class, so that a failure's
+   * link works offline and names the text of the TCK that ran.
+   */
+  public static final String SPEC_RESOURCE = "SPEC.md";
 
   private final int number;
   private final String title;
@@ -158,10 +169,20 @@ public enum Rule {
   }
 
   /**
-   * @return the address of the rule's section in the specification
+   * @return the anchor of the rule's section in the specification: {@code rule-2-at-death-in-order}
+   */
+  public String anchor() {
+    return gitHubAnchor(heading());
+  }
+
+  /**
+   * @return the address of the rule's section in the copy of the specification in the TCK jar (a
+   *     {@code jar:} URL, or a {@code file:} one where the TCK runs from its classes), which works
+   *     offline; {@value #SPEC} and the anchor if that copy is missing
    */
   public String link() {
-    return SPEC + "#" + anchor(heading());
+    URL spec = Rule.class.getResource(SPEC_RESOURCE);
+    return (spec == null ? SPEC : spec.toExternalForm()) + "#" + anchor();
   }
 
   /**
@@ -171,21 +192,8 @@ public enum Rule {
     return "rule " + number + " (" + title + ")";
   }
 
-  /**
-   * @return the rule numbered {@code number}
-   */
-  public static Rule number(int number) {
-    for (Rule rule : values()) {
-      if (rule.number == number) {
-        return rule;
-      }
-    }
-    throw new IllegalArgumentException(
-        "no rule numbered " + number + "; the rules are 1 to " + values().length);
-  }
-
   /** GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces as hyphens. */
-  static String anchor(String heading) {
+  static String gitHubAnchor(String heading) {
     return heading.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9 _-]", "").replace(' ', '-');
   }
 }

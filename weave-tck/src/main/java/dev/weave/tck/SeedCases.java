@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.weave.Destructor;
 import dev.weave.DestructorRegistry;
 import dev.weave.ThreadLocalSlot;
 import java.util.ArrayList;
@@ -228,7 +229,11 @@ final class SeedCases {
     public abstract void close();
   }
 
-  /** d1 and d2 count calls that get their variable's value; the slots are the variables. */
+  /**
+   * d1 and d2 count calls that get their variable's value; the slots are the variables. As in the
+   * seed, where d1 is one C function, each of d1, d2 and r1 is one {@link Destructor} object,
+   * registered as often as the case says: two registrations of one object are two registrations.
+   */
   static final class JavaFixture extends Fixture {
     static final long VALUE1 = 0x5eed_0001L;
     static final long VALUE2 = 0x5eed_0002L;
@@ -236,6 +241,19 @@ final class SeedCases {
     final ThreadLocalSlot var2;
     final AtomicInteger d1 = new AtomicInteger();
     final AtomicInteger d2 = new AtomicInteger();
+    final Destructor d1Destructor =
+        value -> {
+          if (value == VALUE1) {
+            d1.incrementAndGet();
+          }
+        };
+    final Destructor d2Destructor =
+        value -> {
+          if (value == VALUE2) {
+            d2.incrementAndGet();
+          }
+        };
+    final Destructor r1Destructor = value -> d1.set(100);
 
     JavaFixture(DestructorRegistry registry) {
       super(registry);
@@ -261,31 +279,19 @@ final class SeedCases {
     @Override
     void registerD1() {
       setValues();
-      registry.register(
-          var1,
-          value -> {
-            if (value == VALUE1) {
-              d1.incrementAndGet();
-            }
-          });
+      registry.register(var1, d1Destructor);
     }
 
     @Override
     void registerD2() {
       setValues();
-      registry.register(
-          var2,
-          value -> {
-            if (value == VALUE2) {
-              d2.incrementAndGet();
-            }
-          });
+      registry.register(var2, d2Destructor);
     }
 
     @Override
     void registerR1() {
       setValues();
-      registry.register(var1, value -> d1.set(100));
+      registry.register(var1, r1Destructor);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.weave.verification;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.weave.tck.Main;
+import dev.weave.tck.Rule;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -106,8 +107,8 @@ class MainTest {
         .startsWith("    rule 2 (At death, in order), case r02-order-java: ")
         .contains("b2=2");
     assertThat(lines.get(fail + 2))
-        .isEqualTo(
-            "    The rule: https://github.com/weave-dev/weave/blob/main/docs/SPEC.md#rule-2-at-death-in-order");
+        .isEqualTo("    The rule: " + Rule.R2.link())
+        .endsWith("/dev/weave/tck/SPEC.md#rule-2-at-death-in-order");
     assertThat(run.lastLine()).isEqualTo("1 passed, 1 failed");
   }
 

@@ -14,6 +14,7 @@ import dev.weave.spi.CheckedPrimitives;
 import dev.weave.spi.Engine;
 import dev.weave.tck.NativeFixtures;
 import dev.weave.tck.WeaveTckTest;
+import dev.weave.verification.broken.BrokenBackends;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;

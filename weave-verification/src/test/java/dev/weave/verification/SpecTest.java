@@ -6,6 +6,8 @@ import dev.weave.tck.Rule;
 import dev.weave.tck.TckCase;
 import dev.weave.tck.WeaveTckTest;
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +38,20 @@ class SpecTest {
               .as(rule.heading() + " lists case " + c.id())
               .contains("| `" + c.id() + "` |");
         }
+      }
+    }
+  }
+
+  /** Every failure links to the copy in the TCK, which is this file as it was built. */
+  @Test
+  void theTckCarriesTheSpecificationItLinksTo() throws IOException {
+    for (Rule rule : Rule.values()) {
+      String link = rule.link();
+      assertThat(link).as(rule.heading()).contains(Rule.SPEC_RESOURCE + "#" + rule.anchor());
+      try (InputStream copy = new URL(link.substring(0, link.indexOf('#'))).openStream()) {
+        assertThat(new String(copy.readAllBytes(), StandardCharsets.UTF_8))
+            .as("the TCK's copy of the specification, at " + link)
+            .isEqualTo(Files.readString(SPEC, StandardCharsets.UTF_8));
       }
     }
   }

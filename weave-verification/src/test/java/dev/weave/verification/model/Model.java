@@ -23,8 +23,8 @@ import java.util.Deque;
 import java.util.List;
 
 /**
- * The contract for one thread, as plainly as it can be said (DESIGN.md, semantics 2, 3, 5, 7, 11):
- * a list of registrations, each on a variable; {@code unregister} removes all of them on its
+ * The contract for one thread, as plainly as it can be said (docs/SPEC.md, rules 2, 3, 5, 7, 11): a
+ * list of registrations, each on a variable; {@code unregister} removes all of them on its
  * variable; {@code close} removes all on the slot; at death they run in order, each with its
  * variable's value at that moment; a registration made by a destructor is appended one round later
  * than the one that made it, and one of round 4 or later is dropped. Nothing about pthread keys,

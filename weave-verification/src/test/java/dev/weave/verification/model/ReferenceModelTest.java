@@ -8,7 +8,7 @@ import dev.weave.DestructorRegistry;
 import dev.weave.Weave;
 import dev.weave.spi.CheckedPrimitives;
 import dev.weave.spi.Engine;
-import dev.weave.verification.BrokenBackends;
+import dev.weave.verification.broken.BrokenBackends;
 import dev.weave.verification.model.Program.Close;
 import dev.weave.verification.model.Program.Effect;
 import dev.weave.verification.model.Program.Get;
