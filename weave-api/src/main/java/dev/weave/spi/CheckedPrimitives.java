@@ -87,6 +87,11 @@ public final class CheckedPrimitives implements NativePrimitives {
     }
   }
 
+  /** The primitives that do the work, unchecked. */
+  NativePrimitives delegate() {
+    return delegate;
+  }
+
   /**
    * @return how many violations were found so far
    */

@@ -347,13 +347,23 @@ public final class Engine implements DestructorRegistry {
   }
 
   /**
+   * @return this engine's primitives without the checker, for reading another engine's keys: they
+   *     are not this engine's to check
+   */
+  NativePrimitives uncheckedPrimitives() {
+    return checked != null ? checked.delegate() : primitives;
+  }
+
+  /**
    * Whether {@code address} is in one of this engine's chunks of the calling OS thread, found
    * through its pthread keys (the walker key names an armed state, each memory key holds a chunk)
    * rather than through the state bound to this attachment, which a thread that attached again does
-   * not have.
+   * not have. Another engine asks, and the keys are read through its primitives ({@code keys}),
+   * unchecked: a call through this engine's FFI library could change a thread that never chose this
+   * backend (after a JNA call, JNA's own key detaches the thread at its exit).
    */
-  boolean isCellOfCallingThread(long address) {
-    ThreadState armed = ledger.armedOnCallingThread();
+  boolean isCellOfCallingThread(long address, NativePrimitives keys) {
+    ThreadState armed = ledger.armedOnCallingThread(keys);
     if (armed != null) {
       synchronized (armed) {
         if (armed.holdsAddress(address)) {
@@ -363,7 +373,7 @@ public final class Engine implements DestructorRegistry {
     }
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       long key = ledger.memoryKeyIfPresent(chunk);
-      long base = key == 0 ? 0 : primitives.getKey(key);
+      long base = key == 0 ? 0 : keys.getKey(key);
       if (base != 0 && address >= base && address < base + Chunks.bytesOf(chunk)) {
         return true;
       }

@@ -340,14 +340,22 @@ final class Ledger {
    *     that key, its identity key), or null
    */
   ThreadState armedOnCallingThread() {
+    return armedOnCallingThread(primitives);
+  }
+
+  /**
+   * As {@link #armedOnCallingThread()}, reading the keys through {@code keys}: another engine's
+   * primitives, when it asks (pthread keys are the process's).
+   */
+  ThreadState armedOnCallingThread(NativePrimitives keys) {
     synchronized (lock) {
       if (walkerKey == 0) {
         return null;
       }
       if (!shuttingDown) {
-        return armedAtLocked(primitives.getKey(walkerKey));
+        return armedAtLocked(keys.getKey(walkerKey));
       }
-      long token = primitives.getKey(identityKey); // a deleted key's index may be another's now
+      long token = keys.getKey(identityKey); // a deleted key's index may be another's now
       for (int i = 0; token != 0 && i < armedHighWater; i++) {
         if (armed[i] != null && armed[i].token == token) {
           return armed[i];

@@ -31,6 +31,7 @@ final class SimulatedPrimitives implements NativePrimitives {
   private final List<String> violations = Collections.synchronizedList(new ArrayList<>());
   private final Map<Long, Long> words = new ConcurrentHashMap<>();
   private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
+  private final Set<Long> keysMadeHere = ConcurrentHashMap.newKeySet();
   private final Map<Thread, TreeMap<Long, Long>> values = new ConcurrentHashMap<>();
   private final List<String> nativeCalls = new ArrayList<>();
   private final Set<Thread> attachedFromNative = ConcurrentHashMap.newKeySet();
@@ -38,7 +39,12 @@ final class SimulatedPrimitives implements NativePrimitives {
   /** Shared by every simulation, as a process has one heap: the checkers share one block table. */
   private static long nextAddress = 0x10000;
 
-  private long nextKey = 1;
+  /**
+   * Shared by every simulation, as a process has one set of pthread keys: an engine reads other
+   * engines' keys through its own primitives (BadInput), and must not take the key of an engine of
+   * another test's simulation for one of its own simulation's.
+   */
+  private static long nextKey = 1;
 
   /**
    * Called before every primitive operation, on the calling thread, outside any lock of this class.
@@ -144,8 +150,9 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     hook.before("createKey", destructorFunction);
-    synchronized (this) {
+    synchronized (SimulatedPrimitives.class) {
       keys.put(nextKey, destructorFunction);
+      keysMadeHere.add(nextKey);
       return nextKey++;
     }
   }
@@ -153,14 +160,18 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long createKey(ThreadDeathHandler handler) {
     hook.before("createKey", 0);
-    synchronized (this) {
+    synchronized (SimulatedPrimitives.class) {
       keys.put(nextKey, handler);
+      keysMadeHere.add(nextKey);
       return nextKey++;
     }
   }
 
   @Override
   public long getKey(long key) {
+    if (!keysMadeHere.contains(key)) {
+      return 0; // another simulation's key (another test's engine), never set in this one
+    }
     hook.before("getKey", key);
     if (!keys.containsKey(key)) {
       return 0; // glibc: a deleted key reads NULL
