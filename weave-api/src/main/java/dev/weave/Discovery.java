@@ -152,8 +152,8 @@ final class Discovery {
   private static IllegalStateException discoveryReentered() {
     return new IllegalStateException(
         "Weave was called while it discovers its backends, by a WeaveBackend's constructor or"
-            + " methods (name, priority, unavailabilityReason, unavailabilityCause, walker): they must"
-            + " not call Weave");
+            + " methods (name, priority, unavailabilityReason, unavailabilityCause, walker): they"
+            + " must not call Weave");
   }
 
   /**
