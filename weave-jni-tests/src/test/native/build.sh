@@ -68,5 +68,6 @@ fi
 
 # shellcheck disable=SC2086
 "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 -g -fPIC -shared -pthread \
-  -I"$include" "$jni" "$jni_platform" "$here/weave_jni_test.c" -o "$out/libweave_jni_test.so" -ldl
+  -I"$include" "$jni" "$jni_platform" "$here/weave_jni_test.c" "$here/native_walker_test.c" \
+  -o "$out/libweave_jni_test.so" -ldl
 echo "build.sh: built $out/libweave_jni_test.so"

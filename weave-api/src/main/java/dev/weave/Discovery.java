@@ -47,11 +47,14 @@ final class Discovery {
     private final WeaveBackend backend;
     private final String className;
 
-    /** Guarded by this; both set once, by {@link #ask()}. */
+    /** Guarded by this; all set once, by {@link #ask()}. */
     private boolean asked;
 
     private String reason;
     private Throwable cause;
+
+    /** The walker a usable backend's registry runs, if it says ({@link WeaveBackend#walker()}). */
+    private String walker;
 
     private Found(String name, int priority, WeaveBackend backend, String className) {
       this.name = name;
@@ -97,12 +100,20 @@ final class Discovery {
       }
     }
 
+    /** Which walker its registry runs, or null when unusable or not said. Asks on first use. */
+    String walker() {
+      ask();
+      synchronized (this) {
+        return walker;
+      }
+    }
+
     boolean usable() {
       return reason() == null;
     }
 
     Backend toBackend() {
-      return new Backend(name, priority, usable(), reason(), cause());
+      return new Backend(name, priority, usable(), reason(), cause(), walker());
     }
 
     private synchronized void ask() {
@@ -123,6 +134,8 @@ final class Discovery {
                       backend.unavailabilityCause(), "unavailabilityCause() returned null")
                   .orElse(null);
           reason = why.get();
+        } else {
+          walker = Objects.requireNonNull(backend.walker(), "walker() returned null").orElse(null);
         }
       } catch (Throwable e) {
         Found broken =
@@ -139,8 +152,8 @@ final class Discovery {
   private static IllegalStateException discoveryReentered() {
     return new IllegalStateException(
         "Weave was called while it discovers its backends, by a WeaveBackend's constructor or"
-            + " methods (name, priority, unavailabilityReason, unavailabilityCause): they must"
-            + " not call Weave");
+            + " methods (name, priority, unavailabilityReason, unavailabilityCause, walker): they"
+            + " must not call Weave");
   }
 
   /**

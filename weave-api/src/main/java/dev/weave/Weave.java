@@ -204,7 +204,7 @@ public final class Weave {
 
   /**
    * @return every discovered backend, usable here or not, highest priority first, each with the
-   *     reason it is unusable
+   *     reason it is unusable, or the walker its registry runs ({@link Backend#walker()})
    */
   public static List<Backend> backends() {
     return Discovery.found().stream()

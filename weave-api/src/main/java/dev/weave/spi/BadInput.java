@@ -62,7 +62,7 @@ final class BadInput {
    */
   static void refuseOtherEnginesCell(Engine engine, long variable) {
     for (Engine other : Engine.ENGINES) {
-      if (other != engine && other.isCellOfCallingThread(variable)) {
+      if (other != engine && other.isCellOfCallingThread(variable, engine.uncheckedPrimitives())) {
         throw new IllegalArgumentException(
             "variable 0x"
                 + Long.toHexString(variable)

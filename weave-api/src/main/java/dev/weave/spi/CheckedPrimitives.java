@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -64,6 +66,12 @@ public final class CheckedPrimitives implements NativePrimitives {
   private boolean shuttingDown;
 
   /**
+   * Run, holding no lock, before each count: an engine whose native walker leaves the blocks of
+   * threads it walked at death for the engine to free frees them here, so that a count sees them.
+   */
+  private final List<Runnable> beforeCounting = new CopyOnWriteArrayList<>();
+
+  /**
    * @param delegate the backend's primitives, which do the work
    */
   public CheckedPrimitives(NativePrimitives delegate) {
@@ -77,6 +85,11 @@ public final class CheckedPrimitives implements NativePrimitives {
     } catch (IllegalStateException alreadyShuttingDown) {
       shuttingDown = true;
     }
+  }
+
+  /** The primitives that do the work, unchecked. */
+  NativePrimitives delegate() {
+    return delegate;
   }
 
   /**
@@ -101,6 +114,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return how many blocks the engine has allocated and not freed
    */
   public long liveBlocks() {
+    reclaim();
     synchronized (LOCK) {
       return liveBlocks;
     }
@@ -123,15 +137,33 @@ public final class CheckedPrimitives implements NativePrimitives {
    */
   public boolean awaitLiveBlocks(long expected, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    synchronized (LOCK) {
-      while (liveBlocks != expected) {
+    while (true) {
+      reclaim();
+      synchronized (LOCK) {
+        if (liveBlocks == expected) {
+          return true;
+        }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           return false;
         }
-        TimeUnit.NANOSECONDS.timedWait(LOCK, left);
+        // A native walk at death frees nothing itself here: look again soon, reclaiming first.
+        TimeUnit.NANOSECONDS.timedWait(
+            LOCK, beforeCounting.isEmpty() ? left : Math.min(left, RECLAIM_POLL_NANOS));
       }
-      return true;
+    }
+  }
+
+  private static final long RECLAIM_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+
+  /** An engine's native walker leaves it blocks to free: {@code reclaim} frees them. */
+  void beforeCounting(Runnable reclaim) {
+    beforeCounting.add(reclaim);
+  }
+
+  private void reclaim() {
+    for (Runnable reclaim : beforeCounting) {
+      reclaim.run();
     }
   }
 
@@ -139,6 +171,7 @@ public final class CheckedPrimitives implements NativePrimitives {
    * @return each live block with the stack that allocated it, for a leak report
    */
   public List<String> describeLiveBlocks() {
+    reclaim();
     synchronized (LOCK) {
       List<String> blocks = new ArrayList<>();
       for (Block block : BlockTable.liveOf(this)) {
@@ -355,6 +388,17 @@ public final class CheckedPrimitives implements NativePrimitives {
   @Override
   public void callDestructor(long function, long argument) {
     delegate.callDestructor(function, argument);
+  }
+
+  @Override
+  public long callbackFunction(ThreadDeathHandler handler) {
+    return delegate.callbackFunction(handler);
+  }
+
+  /** The backend's: the native walker's records and chunks are blocks allocated through here. */
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    return delegate.libraryLoader();
   }
 
   /** None: every cell access must come through {@link #getWord} and {@link #putWord}. */

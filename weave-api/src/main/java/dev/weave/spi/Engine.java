@@ -62,6 +62,12 @@ public final class Engine implements DestructorRegistry {
 
   private final Ledger ledger;
 
+  /** Which walker runs this engine's walks at death, and why. */
+  private final WalkerChoice walker;
+
+  /** The native walker, or null for the Java walker ({@link #threadDied}). */
+  private final NativeWalker nativeWalker;
+
   private final Seam seam;
   final Bindings bindings = new Bindings();
 
@@ -90,7 +96,22 @@ public final class Engine implements DestructorRegistry {
     }
     this.primitives = checked != null ? checked : primitives;
     cellViews = offersViews(this.primitives);
-    ledger = new Ledger(name, this.primitives, this::threadDied, seam);
+    NativePrimitives own = this.primitives;
+    boolean runsChecked = checked != null;
+    NativeWalker[] started = new NativeWalker[1];
+    walker =
+        WalkerLibrary.load(
+            name,
+            own,
+            (library, loader) ->
+                started[0] =
+                    NativeWalker.start(
+                        library, loader, own, this::nativeWalkerCalled, runsChecked));
+    nativeWalker = started[0];
+    ledger = new Ledger(name, this.primitives, this::threadDied, nativeWalker, seam);
+    if (checked != null && nativeWalker != null) {
+      checked.beforeCounting(this::reclaimWalked);
+    }
     ENGINES.add(this);
   }
 
@@ -109,6 +130,13 @@ public final class Engine implements DestructorRegistry {
   }
 
   /**
+   * @return which walker runs this engine's walks at death: the native one, or the Java one and why
+   */
+  public WalkerChoice walker() {
+    return walker;
+  }
+
+  /**
    * @return the checker of this engine's native memory and keys, if it runs in checked mode
    */
   public Optional<CheckedPrimitives> checked() {
@@ -118,6 +146,7 @@ public final class Engine implements DestructorRegistry {
   @Override
   public ThreadLocalSlot newSlot() {
     PlatformThreads.require();
+    reclaimWalked();
     long id = nextSlotId.getAndIncrement();
     return ledger.openSlot(index -> new Slot(this, ledger, index, id));
   }
@@ -172,6 +201,7 @@ public final class Engine implements DestructorRegistry {
    * allocated for it.
    */
   private ThreadState stateToRegisterOn() {
+    reclaimWalked();
     ThreadState state = currentState();
     if (!state.pastTheLastPass()) {
       return state;
@@ -269,6 +299,7 @@ public final class Engine implements DestructorRegistry {
    * @return how many threads have registrations that have not run yet, the dying ones included
    */
   public int threadsWithRegistrations() {
+    reclaimWalked();
     int count = 0;
     for (ThreadState state : ledger.armedStates()) {
       if (state.holdsRegistrations()) {
@@ -279,13 +310,60 @@ public final class Engine implements DestructorRegistry {
   }
 
   /**
+   * Frees what the native walker has walked at death: each record's state dies here ({@link
+   * ThreadState#bury}). Called holding no lock, at the engine's calls that may arm a thread, open
+   * or close a slot, or count (so that counts see the dead as dead).
+   */
+  void reclaimWalked() {
+    if (nativeWalker == null || !nativeWalker.hasWalked()) {
+      return;
+    }
+    for (long record = nativeWalker.takeWalked(); record != 0; ) {
+      long next = primitives.getWord(record + Record.NEXT_WALKED);
+      ThreadState state = ledger.armedAt(record);
+      if (state != null) {
+        state.bury();
+      }
+      record = next;
+    }
+  }
+
+  /**
+   * The native walker's call into Java, on the dying thread, attached: runs the Java destructor it
+   * is at with the thread's state bound (rule 4), or reports what it dropped. Never throws.
+   */
+  private void nativeWalkerCalled(long record) {
+    try {
+      ThreadState state = ledger.armedAt(record);
+      if (state != null) {
+        if (stateIfPresent() != state) {
+          bindings.bind(state);
+        }
+        state.calledByNativeWalker();
+      }
+    } catch (Throwable t) {
+      ThreadState.report(Level.ERROR, "weave " + name + ": the native walker's call failed", t);
+    }
+  }
+
+  /**
+   * @return this engine's primitives without the checker, for reading another engine's keys: they
+   *     are not this engine's to check
+   */
+  NativePrimitives uncheckedPrimitives() {
+    return checked != null ? checked.delegate() : primitives;
+  }
+
+  /**
    * Whether {@code address} is in one of this engine's chunks of the calling OS thread, found
    * through its pthread keys (the walker key names an armed state, each memory key holds a chunk)
    * rather than through the state bound to this attachment, which a thread that attached again does
-   * not have.
+   * not have. Another engine asks, and the keys are read through its primitives ({@code keys}),
+   * unchecked: a call through this engine's FFI library could change a thread that never chose this
+   * backend (after a JNA call, JNA's own key detaches the thread at its exit).
    */
-  boolean isCellOfCallingThread(long address) {
-    ThreadState armed = ledger.armedOnCallingThread();
+  boolean isCellOfCallingThread(long address, NativePrimitives keys) {
+    ThreadState armed = ledger.armedOnCallingThread(keys);
     if (armed != null) {
       synchronized (armed) {
         if (armed.holdsAddress(address)) {
@@ -295,7 +373,7 @@ public final class Engine implements DestructorRegistry {
     }
     for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
       long key = ledger.memoryKeyIfPresent(chunk);
-      long base = key == 0 ? 0 : primitives.getKey(key);
+      long base = key == 0 ? 0 : keys.getKey(key);
       if (base != 0 && address >= base && address < base + Chunks.bytesOf(chunk)) {
         return true;
       }

@@ -14,18 +14,26 @@ import java.util.function.IntFunction;
  * while it holds it; so a caller holding a {@link ThreadState}'s monitor may call in (the lock
  * order: state monitor, then this lock), and nothing here ever takes a state's monitor.
  *
- * <p>The armed table holds each armed or walking state at the index its thread's walker key holds
- * (minus one): the walk at death and adoption find a state through the key's value.
+ * <p>The armed table holds each armed or walking state; its thread's walker key holds the address
+ * of the state's {@link Record}, which holds the state's index in the table: the walk at death and
+ * adoption find a state through the key's value.
  */
 final class Ledger {
   private final String name;
   private final NativePrimitives primitives;
   private final ThreadDeathHandler walker;
+
+  /** The native walker, or null where the engine runs its Java walker ({@link #walker}). */
+  final NativeWalker nativeWalker;
+
   final Seam seam;
   private final Object lock = new Object();
 
   /** Guarded by {@link #lock}. */
   private ThreadState[] armed = new ThreadState[8];
+
+  /** The address of each armed state's record, at the same index. Guarded by {@link #lock}. */
+  private long[] armedRecords = new long[8];
 
   /** Free indices of {@link #armed}: a stack. Guarded by {@link #lock}. */
   private int[] freeArmed = new int[8];
@@ -69,13 +77,27 @@ final class Ledger {
 
   /**
    * @param name the backend's name, for the shutdown hook's thread
-   * @param walker the walker key's destructor
+   * @param walker the walker key's destructor in Java
+   * @param nativeWalker the native walker, whose walk is then the walker key's destructor, or null
    */
-  Ledger(String name, NativePrimitives primitives, ThreadDeathHandler walker, Seam seam) {
+  Ledger(
+      String name,
+      NativePrimitives primitives,
+      ThreadDeathHandler walker,
+      NativeWalker nativeWalker,
+      Seam seam) {
     this.name = name;
     this.primitives = primitives;
     this.walker = walker;
+    this.nativeWalker = nativeWalker;
     this.seam = seam;
+  }
+
+  /**
+   * @return the native walker's configuration, for a new record to name, or 0
+   */
+  long nativeWalkerConfig() {
+    return nativeWalker == null ? 0 : nativeWalker.config;
   }
 
   /**
@@ -205,7 +227,10 @@ final class Ledger {
         if (identityKey == 0) {
           identityKey = primitives.createKey(0);
         }
-        key = primitives.createKey(walker);
+        key =
+            nativeWalker != null
+                ? primitives.createKey(nativeWalker.walkFunction)
+                : primitives.createKey(walker);
         try {
           seam.addShutdownHook.accept(new Thread(this::shutDown, "weave-" + name + "-shutdown"));
         } catch (IllegalStateException alreadyShuttingDown) {
@@ -232,6 +257,9 @@ final class Ledger {
   private void shutDown() {
     synchronized (lock) {
       shuttingDown = true;
+      if (nativeWalker != null) {
+        nativeWalker.shutDown(); // a walk under way calls no more into Java
+      }
       primitives.deleteKey(walkerKey);
     }
   }
@@ -242,10 +270,11 @@ final class Ledger {
    * checking the slot under the same lock as joining means a registration on it is either swept or
    * refused.
    *
-   * @return the walker key value that names {@code state}
+   * @param record the state's registrations, whose address the walker key then holds
+   * @return the state's index in the table, which {@code record} now holds too
    * @throws IllegalStateException if {@code slot} is closed; nothing changed then
    */
-  long arm(ThreadState state, Slot slot) {
+  int arm(ThreadState state, Slot slot, Record record) {
     long key = walkerKey();
     synchronized (lock) {
       if (slot != null) {
@@ -254,44 +283,56 @@ final class Ledger {
       if (state.token == 0) {
         state.token = tokenOfCallingThread();
       }
-      long value = addArmed(state);
+      int index = addArmed(state, record.address);
+      record.armedAt(index);
       if (!shuttingDown) { // the key is deleted then, and glibc may give its index to another
         try {
-          primitives.setKey(key, value);
+          primitives.setKey(key, record.address);
         } catch (RuntimeException | Error e) {
-          removeArmed(value);
+          removeArmed(index);
           throw e;
         }
       }
-      return value;
+      return index;
     }
   }
 
-  /** Takes the state that {@code value} names out of the table, and clears the walker key. */
-  void disarm(long value) {
+  /** Takes the state at {@code index} out of the table, and clears the walker key. */
+  void disarm(int index) {
     synchronized (lock) {
       if (!shuttingDown) {
         primitives.setKey(walkerKey, 0);
       }
-      removeArmed(value);
+      removeArmed(index);
     }
   }
 
-  /** Takes the state that {@code value} names out of the table: its walk at death has ended. */
-  void leave(long value) {
+  /** Takes the state at {@code index} out of the table: its walk at death has ended. */
+  void leave(int index) {
     synchronized (lock) {
-      removeArmed(value);
+      removeArmed(index);
     }
   }
 
   /**
-   * @return the armed state that a walker key's {@code value} names, or null
+   * @return the armed state whose record is at {@code record} (a walker key's value), or null
    */
-  ThreadState armedAt(long value) {
+  ThreadState armedAt(long record) {
     synchronized (lock) {
-      long index = value - 1;
-      return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+      return armedAtLocked(record);
     }
+  }
+
+  /** Guarded by {@link #lock}. */
+  private ThreadState armedAtLocked(long record) {
+    assert Thread.holdsLock(lock);
+    if (record == 0) {
+      return null;
+    }
+    long index = primitives.getWord(record + Record.ARMED_INDEX);
+    return index >= 0 && index < armedHighWater && armedRecords[(int) index] == record
+        ? armed[(int) index]
+        : null;
   }
 
   /**
@@ -299,15 +340,22 @@ final class Ledger {
    *     that key, its identity key), or null
    */
   ThreadState armedOnCallingThread() {
+    return armedOnCallingThread(primitives);
+  }
+
+  /**
+   * As {@link #armedOnCallingThread()}, reading the keys through {@code keys}: another engine's
+   * primitives, when it asks (pthread keys are the process's).
+   */
+  ThreadState armedOnCallingThread(NativePrimitives keys) {
     synchronized (lock) {
       if (walkerKey == 0) {
         return null;
       }
       if (!shuttingDown) {
-        long index = primitives.getKey(walkerKey) - 1;
-        return index >= 0 && index < armedHighWater ? armed[(int) index] : null;
+        return armedAtLocked(keys.getKey(walkerKey));
       }
-      long token = primitives.getKey(identityKey); // a deleted key's index may be another's now
+      long token = keys.getKey(identityKey); // a deleted key's index may be another's now
       for (int i = 0; token != 0 && i < armedHighWater; i++) {
         if (armed[i] != null && armed[i].token == token) {
           return armed[i];
@@ -341,8 +389,8 @@ final class Ledger {
     return shuttingDown;
   }
 
-  /** Guarded by {@link #lock}. @return the walker key value that names {@code state} */
-  private long addArmed(ThreadState state) {
+  /** Guarded by {@link #lock}. @return the state's index in the table */
+  private int addArmed(ThreadState state, long record) {
     assert Thread.holdsLock(lock);
     int index;
     if (freeArmedCount > 0) {
@@ -350,20 +398,22 @@ final class Ledger {
     } else {
       if (armedHighWater == armed.length) {
         armed = Arrays.copyOf(armed, armed.length * 2);
+        armedRecords = Arrays.copyOf(armedRecords, armed.length);
         freeArmed = Arrays.copyOf(freeArmed, armed.length);
       }
       index = armedHighWater++;
     }
     armed[index] = state;
+    armedRecords[index] = record;
     armedCount++;
-    return index + 1L;
+    return index;
   }
 
   /** Guarded by {@link #lock}. */
-  private void removeArmed(long value) {
+  private void removeArmed(int index) {
     assert Thread.holdsLock(lock);
-    int index = (int) (value - 1);
     armed[index] = null;
+    armedRecords[index] = 0;
     freeArmed[freeArmedCount++] = index;
     armedCount--;
   }

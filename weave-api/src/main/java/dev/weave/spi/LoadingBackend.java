@@ -95,6 +95,18 @@ public abstract class LoadingBackend implements WeaveBackend {
   }
 
   /**
+   * @return the walker of its {@link Engine} ({@link Engine#walker()}), once loaded; empty when
+   *     unusable
+   */
+  @Override
+  public final synchronized Optional<String> walker() {
+    load();
+    return registry instanceof Engine
+        ? Optional.of(((Engine) registry).walker().toString())
+        : Optional.empty();
+  }
+
+  /**
    * @throws WeaveException if this backend is unusable here, with the reason, and the failure as
    *     its cause where there was one
    */

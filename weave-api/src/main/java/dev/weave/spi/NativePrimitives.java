@@ -76,6 +76,21 @@ public interface NativePrimitives {
   }
 
   /**
+   * A C function {@code void (*)(void*)} that calls {@code handler} with its argument, for weave's
+   * native walker to call into Java with ({@link WalkerLibrary}). The walker calls it only on a
+   * thread it has made sure is attached to the JVM, so the function attaches nothing and detaches
+   * nothing. It, and everything it needs, must stay alive as long as the JVM.
+   *
+   * @return the function's address
+   * @throws UnsupportedOperationException if this backend makes no such function (the default):
+   *     weave then runs its Java walker, which needs only {@link #createKey(ThreadDeathHandler)}
+   */
+  default long callbackFunction(ThreadDeathHandler handler) {
+    throw new UnsupportedOperationException(
+        getClass().getName() + " makes no callback function (NativePrimitives.callbackFunction)");
+  }
+
+  /**
    * How this backend loads a shared library through its FFI library, for weave's native walker
    * ({@link WalkerLibrary}). The loader is given the absolute path of a library that weave has
    * extracted and checked, and deleted once the loader returns; the library must stay loaded for

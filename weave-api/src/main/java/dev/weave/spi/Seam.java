@@ -25,7 +25,11 @@ final class Seam {
     /** Issue 17, defect 6: a registration through a cell's address is not tied to its slot. */
     CELL_REGISTRATION_UNTIED,
     /** Issue 17, defect 1: a state on a thread the JVM did not start is never checked stale. */
-    STALE_STATES_UNCHECKED
+    STALE_STATES_UNCHECKED,
+    /** Issue 20: close() does not wait for a native destructor the native walker runs. */
+    CLOSE_IGNORES_A_NATIVE_RUN,
+    /** Issue 20: a state the native walker walked at death stays in use in its attachment. */
+    WALKED_STATE_STAYS_IN_USE
   }
 
   static final Seam NONE =

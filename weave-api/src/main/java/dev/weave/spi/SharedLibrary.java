@@ -52,5 +52,16 @@ public interface SharedLibrary {
      * @throws UnsatisfiedLinkError if there is none
      */
     long libcFunction(String name);
+
+    /**
+     * @param name a function of the JVM's own library (libjvm), such as {@code
+     *     JNI_GetCreatedJavaVMs}
+     * @return its address; by default as {@link #libcFunction} finds it, which works where the
+     *     launcher loaded libjvm into the global scope (the {@code java} launcher does)
+     * @throws UnsatisfiedLinkError if there is none
+     */
+    default long jvmFunction(String name) {
+      return libcFunction(name);
+    }
   }
 }

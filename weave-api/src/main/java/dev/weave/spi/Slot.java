@@ -98,6 +98,7 @@ final class Slot implements ThreadLocalSlot {
   @Override
   public void close() {
     PlatformThreads.require();
+    engine.reclaimWalked();
     if (!startClosing()) {
       return;
     }

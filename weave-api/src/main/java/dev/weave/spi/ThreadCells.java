@@ -68,6 +68,9 @@ abstract class ThreadCells {
   /** Whether a new chunk goes on its memory key: only while the thread has no registration. */
   abstract boolean chunksOnMemoryKeys();
 
+  /** Under the state's monitor: a chunk was made, which a walk at death must free. */
+  abstract void chunkAllocated(int chunk, long address);
+
   /** Owner thread, when the state is bound to an attachment: its kind is not known yet. */
   void boundHere() {
     cached = false;
@@ -257,6 +260,7 @@ abstract class ThreadCells {
     }
     chunks[chunk] = address;
     views[chunk] = view(chunk, address);
+    chunkAllocated(chunk, address);
   }
 
   /** Owner thread, on adoption: a chunk this OS thread made while attached as another Thread. */

@@ -2,8 +2,7 @@ package dev.weave.spi;
 
 import dev.weave.Destructor;
 import java.lang.System.Logger.Level;
-import java.util.ArrayDeque;
-import java.util.Iterator;
+import java.lang.invoke.VarHandle;
 
 /**
  * One OS thread's weave state: its cells ({@link ThreadCells}, the other half of this object) and
@@ -11,9 +10,10 @@ import java.util.Iterator;
  * WALKING, DEAD. Each transition is one method here ({@link #arm}, {@link #disarm}, {@link #walk},
  * {@link #die}) and nothing else changes {@link #status}.
  *
- * <p>{@code chunks}, {@link #registrations}, {@link #status} and {@link #currentRound} are written
- * by the owner thread under this monitor, and read by it freely; a closing thread reads them only
- * under this monitor, and reads none of the thread's native memory ({@link #drop}).
+ * <p>{@code chunks}, {@link #record}, {@link #status} and {@link #currentRound} are written by the
+ * owner thread under this monitor, and read by it freely; a closing thread reads them only under
+ * this monitor, and reads none of the thread's cells ({@link #drop}): only its {@link Record},
+ * which the engine alone frees, under this monitor.
  */
 final class ThreadState extends ThreadCells {
   /** The backend whose destructors the calling thread is running, if any. */
@@ -53,16 +53,19 @@ final class ThreadState extends ThreadCells {
    */
   long token;
 
-  /** While armed or walking: the value of its thread's walker key, and its place in the table. */
-  private long armedKeyValue;
+  /** While armed or walking: its place in the ledger's armed table. */
+  private int armedIndex;
 
-  final ArrayDeque<Registration> registrations = new ArrayDeque<>();
+  /**
+   * While armed or walking: the registrations, in native memory, whose address is the walker key's
+   * value. Null while unarmed and once dead.
+   */
+  private Record record;
+
   Status status = Status.UNARMED;
   private int currentRound;
 
-  /** The registration the walk has taken off the list and not finished, and the walking thread. */
-  private Registration running;
-
+  /** The thread that runs a walk of this state's registrations now, if any. */
   private Thread walker;
 
   /**
@@ -93,18 +96,42 @@ final class ThreadState extends ThreadCells {
     if (status == Status.DEAD) {
       return ledger.seam.has(Seam.Fault.DEAD_STATE_STAYS_IN_USE);
     }
-    return status != Status.UNARMED
-        || !uncached()
-        || ledger.seam.has(Seam.Fault.STALE_STATES_UNCHECKED)
-        || chunksOnTheirKeys();
+    if (status != Status.UNARMED) {
+      return !uncached() || !walkedByNativeWalker();
+    }
+    return !uncached() || ledger.seam.has(Seam.Fault.STALE_STATES_UNCHECKED) || chunksOnTheirKeys();
+  }
+
+  /**
+   * Owner thread, in an attachment the JVM did not start: whether the native walker has walked this
+   * armed state at death, with no Java running (and so freed its chunks), or the engine has buried
+   * it since. A thread started by Java runs no Java in its own attachment after its key destructors
+   * began, so a cached state never asks.
+   */
+  private boolean walkedByNativeWalker() {
+    if (ledger.nativeWalker == null || ledger.seam.has(Seam.Fault.WALKED_STATE_STAYS_IN_USE)) {
+      return false;
+    }
+    synchronized (this) {
+      return status == Status.DEAD || (record != null && record.status() == Record.WALKED);
+    }
   }
 
   /**
    * Owner thread: whether glibc has run its last destructor pass for this thread (four walks at
-   * death), so that a registration could never run.
+   * death), so that a registration could never run. The native walker counts this OS thread's walks
+   * itself; the Java one only as far as the attachments this state was made in know. Only a thread
+   * the JVM did not start can be in its OS exit here.
    */
   boolean pastTheLastPass() {
-    return walksAtDeath >= Engine.MAX_ROUNDS && status == Status.UNARMED;
+    if (status != Status.UNARMED) {
+      return false;
+    }
+    long walks = walksAtDeath;
+    if (ledger.nativeWalker != null && uncached()) {
+      walks = Math.max(walks, ledger.nativeWalker.walksAtDeath());
+    }
+    return walks >= Engine.MAX_ROUNDS;
   }
 
   /**
@@ -117,20 +144,17 @@ final class ThreadState extends ThreadCells {
     if (status == Status.UNARMED) {
       arm(slot);
     }
-    registrations.addLast(new Registration(variable, destructor, function, round, slot));
+    record.add(variable, destructor, function, round, slot, status == Status.ARMED);
   }
 
   /** Owner thread, under this monitor. */
   boolean remove(long variable) {
     assert Thread.holdsLock(this);
-    boolean removed = false;
-    for (Iterator<Registration> it = registrations.iterator(); it.hasNext(); ) {
-      if (it.next().variable == variable) {
-        it.remove();
-        removed = true;
-      }
+    if (record == null) {
+      return false;
     }
-    if (registrations.isEmpty() && status == Status.ARMED) {
+    boolean removed = record.remove(variable);
+    if (record.live() == 0 && status == Status.ARMED) {
       disarm();
     }
     return removed;
@@ -139,9 +163,28 @@ final class ThreadState extends ThreadCells {
   /** UNARMED to ARMED, on the owner thread under this monitor. */
   private void arm(Slot slot) {
     assert Thread.holdsLock(this);
-    armedKeyValue = ledger.arm(this, slot);
+    Record fresh = Record.allocate(primitives, ledger.nativeWalkerConfig());
+    try {
+      armedIndex = ledger.arm(this, slot, fresh);
+    } catch (RuntimeException | Error e) {
+      fresh.free();
+      throw e;
+    }
+    record = fresh;
+    for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+      if (chunks[chunk] != 0) {
+        record.chunk(chunk, chunks[chunk]);
+      }
+    }
     putChunksOnMemoryKeys(false); // setting NULL cannot fail
     status = Status.ARMED;
+  }
+
+  @Override
+  void chunkAllocated(int chunk, long address) {
+    if (record != null) {
+      record.chunk(chunk, address);
+    }
   }
 
   /**
@@ -158,8 +201,9 @@ final class ThreadState extends ThreadCells {
       unreportedDisarmFailure = e;
       return;
     }
-    ledger.disarm(armedKeyValue);
-    armedKeyValue = 0;
+    ledger.disarm(armedIndex);
+    record.free();
+    record = null;
     status = Status.UNARMED;
   }
 
@@ -168,7 +212,7 @@ final class ThreadState extends ThreadCells {
     if (emptiedByClose) {
       synchronized (this) {
         emptiedByClose = false;
-        if (status == Status.ARMED && registrations.isEmpty()) {
+        if (status == Status.ARMED && record.live() == 0) {
           disarm();
         }
       }
@@ -189,7 +233,7 @@ final class ThreadState extends ThreadCells {
    * @return whether this state holds a registration not run yet, or runs one now
    */
   synchronized boolean holdsRegistrations() {
-    return !registrations.isEmpty() || running != null;
+    return record != null && (record.live() > 0 || record.running() != 0);
   }
 
   /**
@@ -203,25 +247,30 @@ final class ThreadState extends ThreadCells {
     if (ledger.seam.has(Seam.Fault.CLOSE_READS_UNARMED_CELLS)) {
       cellUncached(slot);
     }
-    if (registrations.isEmpty() && running == null) {
-      return;
-    }
     boolean interrupted = false;
-    while (true) {
-      if (registrations.removeIf(r -> r.slot == slot)
-          && registrations.isEmpty()
-          && status == Status.ARMED) {
+    while (record != null) {
+      if (record.drop(slot) && record.live() == 0 && status == Status.ARMED) {
         emptiedByClose = true;
       }
+      // A walk publishes the entry it runs, then reads its flags again: the other half of this.
+      VarHandle.fullFence();
+      long running = record.running();
       Thread walking = walker;
-      if (running == null || running.slot != slot || walking == Thread.currentThread()) {
+      if (running == 0 || record.slotOf(running) != slot || walking == Thread.currentThread()) {
+        break;
+      }
+      if (walking == null && ledger.seam.has(Seam.Fault.CLOSE_IGNORES_A_NATIVE_RUN)) {
         break;
       }
       if (!ledger.seam.has(Seam.Fault.CLOSE_WAITS_IN_A_CYCLE) && !CloseWaits.start(walking)) {
         break; // the walk waits for this thread: its destructor has begun, and would never end
       }
       try {
-        wait();
+        if (walking == null) {
+          wait(NATIVE_WALK_POLL_MILLIS); // the native walker runs a C destructor: none notifies
+        } else {
+          wait();
+        }
       } catch (InterruptedException e) {
         interrupted = true;
       } finally {
@@ -230,6 +279,81 @@ final class ThreadState extends ThreadCells {
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * How long a closer waits before it looks again at a native destructor the native walker runs: C
+   * cannot notify a Java monitor.
+   */
+  static final long NATIVE_WALK_POLL_MILLIS = 1;
+
+  /**
+   * The native walker's call into Java, on the dying thread: runs the Java destructor it is at (it
+   * has published it as running and seen it not dropped), or reports the registrations it dropped
+   * past the last round. Holding no lock.
+   */
+  void calledByNativeWalker() {
+    Registration entry;
+    long dropped = 0;
+    synchronized (this) {
+      if (record == null) {
+        return;
+      }
+      if (status == Status.ARMED) {
+        status = Status.WALKING; // from here on a registration goes to the next round
+      }
+      if (record.call() == Record.CALL_REPORT) {
+        entry = null;
+        dropped = record.droppedPastLastRound();
+      } else {
+        entry = record.runningJavaEntry();
+        if (entry == null) {
+          return;
+        }
+        currentRound = entry.round;
+        walker = Thread.currentThread();
+      }
+    }
+    if (entry == null) {
+      reportDroppedPastLastRound(dropped);
+      return;
+    }
+    RUNNING_DESTRUCTORS.set(backend);
+    try {
+      run(entry);
+    } finally {
+      RUNNING_DESTRUCTORS.remove();
+      synchronized (this) {
+        walker = null;
+        finishedRunning();
+      }
+    }
+  }
+
+  /**
+   * ARMED or WALKING to DEAD, on any thread holding no lock: the native walker walked this state at
+   * death and has let go of its record. Its chunks are freed (by the walk, or here in checked mode,
+   * which must see it); the cell cache is left alone: no attachment with the cache on runs Java
+   * after its thread's key destructors began.
+   */
+  void bury() {
+    synchronized (this) {
+      if (record == null) {
+        return;
+      }
+      status = Status.DEAD;
+      ledger.leave(armedIndex);
+      record.free();
+      record = null;
+      for (int chunk = 0; chunk < Chunks.MAX_CHUNKS; chunk++) {
+        if (chunks[chunk] != 0 && !ledger.nativeWalker.freesChunks) {
+          primitives.free(chunks[chunk]);
+        }
+        chunks[chunk] = 0;
+        views[chunk] = null;
+      }
+      notifyAll(); // closers that poll
     }
   }
 
@@ -252,11 +376,10 @@ final class ThreadState extends ThreadCells {
         Registration next;
         synchronized (this) {
           finishedRunning();
-          next = registrations.pollFirst();
+          next = record == null ? null : record.take();
           if (next == null) {
             break;
           }
-          running = next;
           currentRound = next.round;
         }
         if (next.round >= Engine.MAX_ROUNDS) {
@@ -276,7 +399,7 @@ final class ThreadState extends ThreadCells {
           zeroCells();
           if (status == Status.WALKING) {
             status = Status.ARMED;
-            if (registrations.isEmpty()) {
+            if (record.live() == 0) {
               disarm();
             }
           }
@@ -284,6 +407,10 @@ final class ThreadState extends ThreadCells {
       }
     }
     reportDisarmFailure();
+    reportDroppedPastLastRound(dropped);
+  }
+
+  private void reportDroppedPastLastRound(long dropped) {
     if (dropped > 0) {
       report(
           Level.WARNING,
@@ -301,8 +428,8 @@ final class ThreadState extends ThreadCells {
   /** Under this monitor: wakes closers waiting for the registration that ran. */
   private void finishedRunning() {
     assert Thread.holdsLock(this);
-    if (running != null) {
-      running = null;
+    if (record != null && record.running() != 0) {
+      record.finishedRunning();
       notifyAll();
     }
   }
@@ -327,9 +454,11 @@ final class ThreadState extends ThreadCells {
   private void die() {
     assert Thread.holdsLock(this);
     status = Status.DEAD;
-    registrations.clear();
-    ledger.leave(armedKeyValue);
-    armedKeyValue = 0;
+    if (record != null) {
+      ledger.leave(armedIndex);
+      record.free();
+      record = null;
+    }
     freeChunks();
   }
 

@@ -22,6 +22,7 @@ import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.LongUnaryOperator;
 
 /**
  * Finds weave's native walker for the running platform in weave-api's jar and has a backend load
@@ -34,9 +35,9 @@ import java.util.Set;
  * copies the library into a fresh directory that only this user may enter, under {@value
  * #WORKDIR_PROPERTY} (else {@code java.io.tmpdir}), checks the copy's SHA-256, has the backend load
  * it through its FFI library ({@link NativePrimitives#libraryLoader()}), deletes the copy and its
- * directory whatever happened, and checks the library's ABI version. The platform is told from
- * {@code os.name} and {@code os.arch} alone; the C library is not checked, so on a Linux without
- * glibc it is the loading that fails.
+ * directory whatever happened, and checks the library's ABI version and the layout of its records
+ * ({@link Record}, {@link NativeWalker}). The platform is {@link Platform#current()}: the walker is
+ * built for Linux with glibc, on x86-64 and aarch64.
  */
 public final class WalkerLibrary {
   /**
@@ -49,9 +50,35 @@ public final class WalkerLibrary {
   public static final String WORKDIR_PROPERTY = "weave.native.workdir";
 
   /** What the library's {@code weave_walker_abi_version} must return (walker/weave_walker.h). */
-  public static final int ABI_VERSION = 1;
+  public static final int ABI_VERSION = 2;
 
   static final String ABI_VERSION_FUNCTION = "weave_walker_abi_version";
+  static final String LAYOUT_FUNCTION = "weave_walker_layout";
+
+  /**
+   * What {@code weave_walker_layout(i)} must return for each i: the sizes and offsets this
+   * weave-api writes records and the configuration with (walker/weave_walker.h's
+   * WEAVE_WALKER_LAYOUT_*).
+   */
+  static final long[] LAYOUT = {
+    Record.BYTES,
+    Record.ENTRY_BYTES,
+    Record.CHUNKS,
+    Record.INLINE,
+    Record.NEXT_WALKED,
+    NativeWalker.CONFIG_BYTES,
+    NativeWalker.WALKED
+  };
+
+  /** Sets the native walker up for an engine, once its library is loaded and checked. */
+  @FunctionalInterface
+  interface Starter {
+    /**
+     * @throws Exception anything: the engine then runs its Java walker, with this as the reason
+     */
+    void start(SharedLibrary library, SharedLibrary.Loader loader) throws Exception;
+  }
+
   static final String FILE_NAME = "libweave_walker.so";
   static final String RESOURCE_DIRECTORY = "META-INF/native/";
   static final String MANIFEST = RESOURCE_DIRECTORY + "libweave_walker.sha256";
@@ -69,28 +96,26 @@ public final class WalkerLibrary {
     InputStream open(String name) throws IOException;
   }
 
-  private final String osName;
-  private final String osArch;
+  private final Platform platform;
   private final String walkerSetting;
   private final String workdir;
   private final Resources resources;
   private final Path mountTable;
 
   /**
+   * @param platform the platform to find a library for
    * @param walkerSetting what {@value #WALKER_PROPERTY} says, or null
    * @param workdir where to extract, as {@value #WORKDIR_PROPERTY} would say it
    * @param mountTable the mounts in {@code /proc/self/mountinfo}'s format, to tell a {@code noexec}
    *     directory by
    */
   WalkerLibrary(
-      String osName,
-      String osArch,
+      Platform platform,
       String walkerSetting,
       String workdir,
       Resources resources,
       Path mountTable) {
-    this.osName = osName;
-    this.osArch = osArch;
+    this.platform = platform;
     this.walkerSetting = walkerSetting;
     this.workdir = workdir;
     this.resources = resources;
@@ -107,20 +132,37 @@ public final class WalkerLibrary {
    * @return the native walker with its library, or the Java walker with the reason
    */
   public static WalkerChoice load(String backendName, NativePrimitives primitives) {
+    return load(backendName, primitives, (library, loader) -> {});
+  }
+
+  /**
+   * As {@link #load(String, NativePrimitives)}, then has {@code starter} set the walker up: if it
+   * throws, the choice is the Java walker, with that as the reason, in the one DEBUG line.
+   */
+  static WalkerChoice load(String backendName, NativePrimitives primitives, Starter starter) {
     return new WalkerLibrary(
-            System.getProperty("os.name", ""),
-            System.getProperty("os.arch", ""),
+            Platform.current(),
             System.getProperty(WALKER_PROPERTY),
             System.getProperty(WORKDIR_PROPERTY, System.getProperty("java.io.tmpdir")),
             name -> WalkerLibrary.class.getResourceAsStream("/" + name),
             MOUNT_TABLE)
-        .choose(backendName, primitives);
+        .choose(backendName, primitives, starter);
   }
 
   WalkerChoice choose(String backendName, NativePrimitives primitives) {
+    return choose(backendName, primitives, (library, loader) -> {});
+  }
+
+  WalkerChoice choose(String backendName, NativePrimitives primitives, Starter starter) {
     WalkerChoice choice;
     try {
-      choice = WalkerChoice.nativeWalker(loadLibrary(primitives));
+      SharedLibrary library = loadLibrary(primitives);
+      try {
+        starter.start(library, primitives.libraryLoader().orElseThrow());
+      } catch (Exception | LinkageError e) {
+        throw new Fallback("starting it failed: " + Diagnostics.causes(e));
+      }
+      choice = WalkerChoice.nativeWalker(library);
     } catch (Fallback fallback) {
       choice = WalkerChoice.javaWalker(fallback.getMessage());
     } catch (RuntimeException | LinkageError unexpected) {
@@ -151,31 +193,28 @@ public final class WalkerLibrary {
     if (loader.isEmpty()) {
       throw new Fallback("the backend loads no native library (NativePrimitives.libraryLoader)");
     }
-    String platform = platform(osName, osArch);
-    if (platform == null) {
-      throw new Fallback("weave has no native walker for " + osName + " on " + osArch);
+    String directory = directory(platform);
+    if (directory == null) {
+      throw new Fallback("weave has no native walker for " + platform);
     }
-    SharedLibrary library = extractAndLoad(platform, loader.get());
+    SharedLibrary library = extractAndLoad(directory, loader.get());
     checkAbiVersion(library);
+    checkLayout(library);
     return library;
   }
 
   /**
-   * From {@code os.name} and {@code os.arch} alone: to be replaced by {@code
-   * dev.weave.spi.Platform} (branch {@code platform}), which also tells the C library.
-   *
    * @return {@code linux-x86_64}, {@code linux-aarch64}, or null for a platform weave ships no
    *     walker for
    */
-  static String platform(String osName, String osArch) {
-    if (!osName.startsWith("Linux")) {
+  static String directory(Platform platform) {
+    if (platform.os() != Platform.Os.LINUX || platform.cLibrary() != Platform.CLibrary.GLIBC) {
       return null;
     }
-    switch (osArch) {
-      case "amd64":
-      case "x86_64":
+    switch (platform.cpu()) {
+      case X86_64:
         return "linux-x86_64";
-      case "aarch64":
+      case AARCH64:
         return "linux-aarch64";
       default:
         return null;
@@ -327,6 +366,29 @@ public final class WalkerLibrary {
     if (version != ABI_VERSION) {
       throw new Fallback(
           "its ABI version is " + version + ", and this weave-api's is " + ABI_VERSION);
+    }
+  }
+
+  private static void checkLayout(SharedLibrary library) throws Fallback {
+    try {
+      LongUnaryOperator layout = library.function(LAYOUT_FUNCTION);
+      for (int i = 0; i < LAYOUT.length; i++) {
+        long reported = layout.applyAsLong(i);
+        if (reported != LAYOUT[i]) {
+          throw new Fallback(
+              "its record layout differs from this weave-api's: "
+                  + LAYOUT_FUNCTION
+                  + "("
+                  + i
+                  + ") is "
+                  + reported
+                  + ", not "
+                  + LAYOUT[i]);
+        }
+      }
+    } catch (RuntimeException | LinkageError e) {
+      throw new Fallback(
+          "its record layout cannot be read (" + LAYOUT_FUNCTION + "): " + Diagnostics.causes(e));
     }
   }
 

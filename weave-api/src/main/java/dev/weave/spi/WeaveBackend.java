@@ -41,6 +41,16 @@ public interface WeaveBackend {
   }
 
   /**
+   * @return which walker runs the walks at thread death of this backend's registry, in the words of
+   *     {@link WalkerChoice#toString()}: {@code "native walker"}, or {@code "java walker: "} and
+   *     the reason; empty when unusable, or when the backend does not say (the default, for
+   *     backends written before this method)
+   */
+  default Optional<String> walker() {
+    return Optional.empty();
+  }
+
+  /**
    * @return the one registry of this backend in this JVM
    * @throws dev.weave.WeaveException if the backend is unavailable, with {@link
    *     #unavailabilityCause()} as its cause

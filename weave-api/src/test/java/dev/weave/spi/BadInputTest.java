@@ -75,6 +75,53 @@ class BadInputTest {
     assertThat(engine.threadsWithRegistrations()).isZero();
   }
 
+  /**
+   * Asking another engine whether a variable is one of its cells reads that engine's keys through
+   * the asking engine's own primitives: a call through the other's FFI library could change the
+   * calling thread, which never chose that backend (a JNA call makes JNA's own key detach the
+   * thread at its exit, so a thread attached by its own code and registering through weave.h on ffm
+   * was detached before its own detach once a jna engine existed).
+   */
+  @Test
+  void askingAnotherEngineAboutACellCallsNothingThroughItsPrimitives() throws Exception {
+    AtomicLong callsWhileAsked = new AtomicLong();
+    ThreadLocal<Boolean> asking = ThreadLocal.withInitial(() -> false);
+    Engine other =
+        new Engine(
+            "other",
+            new ForwardingPrimitives(simulation) {
+              @Override
+              public long getKey(long key) {
+                if (asking.get()) {
+                  callsWhileAsked.incrementAndGet();
+                }
+                return delegate.getKey(key);
+              }
+            });
+    ThreadLocalSlot slot = other.newSlot();
+    AtomicReference<Throwable> refused = new AtomicReference<>();
+    long unrelated = simulation.allocateZeroed(8);
+    run(
+        () -> {
+          slot.set(1);
+          other.register(slot, value -> {});
+          asking.set(true);
+          try {
+            engine.registerNative(slot.cellAddress(), 0xabc);
+          } catch (Throwable t) {
+            refused.set(t);
+          }
+          engine.registerNative(unrelated, 0xabc);
+          engine.unregister(unrelated);
+          asking.set(false);
+        });
+    assertThat(refused.get())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cell of a slot of the other backend");
+    assertThat(callsWhileAsked.get()).as("calls through the other engine's primitives").isZero();
+    simulation.free(unrelated);
+  }
+
   private static Thread run(Runnable body) throws InterruptedException {
     Thread thread = new Thread(body);
     thread.start();

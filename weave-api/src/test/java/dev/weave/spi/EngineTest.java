@@ -53,7 +53,7 @@ class EngineTest {
             });
     assertThat(engine.threadsWithRegistrations()).isEqualTo(1);
     primitives.die(thread);
-    assertThat(calls).containsExactly("java 7 live=1");
+    assertThat(calls).containsExactly("java 7 live=2"); // its chunk, and its registrations' record
     assertThat(primitives.nativeCalls()).containsExactly("abc(7)");
     assertThat(primitives.liveBlocks()).isZero();
     assertThat(engine.threadsWithRegistrations()).isZero();

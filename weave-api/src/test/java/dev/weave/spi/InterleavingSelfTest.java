@@ -105,6 +105,24 @@ class InterleavingSelfTest {
   }
 
   @Test
+  void catchesACloseThatDoesNotWaitForANativeDestructorTheNativeWalkerRuns(TestInfo test) {
+    catches(
+        RaceScenarios.closeRacingANativeDestructor(),
+        Race.Subject.engineWithNativeWalkerAnd(Seam.Fault.CLOSE_IGNORES_A_NATIVE_RUN),
+        Pattern.quote("d1(5) after close returned"),
+        test);
+  }
+
+  @Test
+  void catchesAStateTheNativeWalkerWalkedStillInUse(TestInfo test) {
+    catches(
+        RaceScenarios.laterKeyDestructorRegistersAfterTheWalk(),
+        Race.Subject.engineWithNativeWalkerAnd(Seam.Fault.WALKED_STATE_STAYS_IN_USE),
+        Pattern.quote("late(0)"), // its set went to the walked state's cell, its register not
+        test);
+  }
+
+  @Test
   void catchesPrimitivesThatFreeEveryBlockTwice(TestInfo test) {
     catches(
         RaceScenarios.closeRacingADeathWalk(),

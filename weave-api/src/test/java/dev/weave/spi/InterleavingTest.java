@@ -67,13 +67,22 @@ class InterleavingTest {
     holds(RaceScenarios.keyDestructorsAroundWeavesKeys(), test);
   }
 
+  @Test
+  void closeRacingANativeDestructor(TestInfo test) {
+    holds(RaceScenarios.closeRacingANativeDestructor(), test);
+  }
+
+  /** Each race against the engine with each walker, for the budget each. */
   private static void holds(Scenario scenario, TestInfo test) {
-    Exploration exploration =
-        Exploration.explore(
-            scenario, Race.Subject.engine(), SCHEDULES, report -> true, Exploration.runAlone(test));
-    System.out.println(exploration.summary());
-    if (exploration.failure != null) {
-      fail(exploration.failure);
+    for (Race.Subject subject :
+        new Race.Subject[] {Race.Subject.engine(), Race.Subject.engineWithNativeWalker()}) {
+      Exploration exploration =
+          Exploration.explore(
+              scenario, subject, SCHEDULES, report -> true, Exploration.runAlone(test));
+      System.out.println(exploration.summary());
+      if (exploration.failure != null) {
+        fail(exploration.failure);
+      }
     }
   }
 }

@@ -49,24 +49,26 @@ class LedgerTest {
   void armingPutsTheStateWhereItsWalkerKeyValueNamesItUntilItIsDisarmed() {
     Ledger ledger = ledger();
     ThreadState first = state();
-    long value;
+    Record record = Record.allocate(checked, 0);
+    int index;
     synchronized (first) {
-      value = ledger.arm(first, null);
+      index = ledger.arm(first, null, record);
     }
-    assertThat(ledger.armedAt(value)).isSameAs(first);
+    assertThat(ledger.armedAt(record.address)).isSameAs(first);
     assertThat(ledger.armedOnCallingThread()).isSameAs(first);
     assertThat(ledger.armedCount()).isEqualTo(1);
-    ledger.disarm(value);
-    assertThat(ledger.armedAt(value)).isNull();
+    ledger.disarm(index);
+    assertThat(ledger.armedAt(record.address)).isNull();
     assertThat(ledger.armedOnCallingThread()).isNull();
     assertThat(ledger.armedCount()).isZero();
+    record.free();
   }
 
   @Test
   void anArmedStateIsFoundByItsThreadsIdentityKeyOnceShutdownDeletedTheWalkerKey() {
     ThreadState state = state();
     synchronized (state) {
-      ledger().arm(state, null);
+      ledger().arm(state, null, Record.allocate(checked, 0));
     }
     hooks.get(0).run();
     assertThat(ledger().armedOnCallingThread()).isSameAs(state);
@@ -76,7 +78,7 @@ class LedgerTest {
   void theWalkerKeyComesWithAShutdownHookThatDeletesIt() {
     ThreadState state = state();
     synchronized (state) {
-      ledger().arm(state, null);
+      ledger().arm(state, null, Record.allocate(checked, 0));
     }
     assertThat(hooks).hasSize(1);
     assertThat(checked.liveKeys()).as("the walker key and the identity key").isEqualTo(2);
@@ -95,7 +97,7 @@ class LedgerTest {
                 }));
     ThreadState state = refused.currentState();
     synchronized (state) {
-      assertThatThrownBy(() -> refused.ledger().arm(state, null))
+      assertThatThrownBy(() -> refused.ledger().arm(state, null, Record.allocate(checked, 0)))
           .isInstanceOf(SecurityException.class);
     }
     assertThat(checked.liveKeys())
@@ -111,7 +113,7 @@ class LedgerTest {
     slot.close();
     ThreadState state = state();
     synchronized (state) {
-      assertThatThrownBy(() -> ledger().arm(state, slot))
+      assertThatThrownBy(() -> ledger().arm(state, slot, Record.allocate(checked, 0)))
           .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("closed");
     }

@@ -76,6 +76,26 @@ class LoadingBackendTest {
   }
 
   @Test
+  void aLoadedBackendSaysWhichWalkerItsEngineRuns() {
+    Scripted java = new Scripted(Optional.empty(), SimulatedPrimitives::new, Throwable::toString);
+    assertThat(java.walker())
+        .hasValueSatisfying(
+            walker ->
+                assertThat(walker)
+                    .startsWith("java walker: ")
+                    .contains("the backend loads no native library"));
+    Scripted nativeWalker =
+        new Scripted(
+            Optional.empty(),
+            () -> new SimulatedPrimitives().withNativeWalker(),
+            Throwable::toString);
+    assertThat(nativeWalker.walker()).contains("native walker");
+    Scripted unusable =
+        new Scripted(Optional.of("not here"), SimulatedPrimitives::new, Throwable::toString);
+    assertThat(unusable.walker()).isEmpty();
+  }
+
+  @Test
   void anErrorThatIsNotALinkageErrorIsTheReason() {
     InternalError error = new InternalError("simulated: the native side is broken");
     Scripted backend =

@@ -30,21 +30,39 @@ final class Race {
     final String name;
     private final Seam seam;
     private final UnaryOperator<NativePrimitives> between;
+    private final boolean nativeWalker;
 
-    private Subject(String name, Seam seam, UnaryOperator<NativePrimitives> between) {
+    private Subject(
+        String name, Seam seam, UnaryOperator<NativePrimitives> between, boolean nativeWalker) {
       this.name = name;
       this.seam = seam;
       this.between = between;
+      this.nativeWalker = nativeWalker;
     }
 
-    /** The engine as it is. */
+    private Subject(String name, Seam seam, UnaryOperator<NativePrimitives> between) {
+      this(name, seam, between, false);
+    }
+
+    /** The engine as it is, with its Java walker. */
     static Subject engine() {
       return new Subject("Engine", Seam.NONE, p -> p);
+    }
+
+    /** The engine with the native walker, played step by step ({@link SimulatedWalker}). */
+    static Subject engineWithNativeWalker() {
+      return new Subject("the engine with its native walker", Seam.NONE, p -> p, true);
     }
 
     /** The engine with {@code fault} switched back on. */
     static Subject engineWith(Seam.Fault fault) {
       return new Subject("the engine with " + fault, Seam.NONE.with(fault), p -> p);
+    }
+
+    /** The engine with its native walker and {@code fault} switched on. */
+    static Subject engineWithNativeWalkerAnd(Seam.Fault fault) {
+      return new Subject(
+          "the engine with its native walker and " + fault, Seam.NONE.with(fault), p -> p, true);
     }
 
     /** The engine with {@code broken} primitives between it and the checker. */
@@ -71,6 +89,9 @@ final class Race {
 
   Race(long seed, Subject subject, String scenario) {
     interleaver = new Interleaver(seed, scenario + " #" + Long.toHexString(seed) + " ");
+    if (subject.nativeWalker) {
+      simulation.withNativeWalker();
+    }
     registry =
         new Engine(
             "interleaved",
@@ -149,19 +170,31 @@ final class Race {
    * before it was still closing (a close that overtook another).
    */
   Destructor onClosedSlot(String name) {
-    return value -> {
-      String when;
-      synchronized (closes) {
-        int lastReturned = closes.lastIndexOf(Boolean.TRUE);
-        when =
-            lastReturned < 0
-                ? "before close returned"
-                : closes.subList(0, lastReturned).contains(Boolean.FALSE)
-                    ? "after a close returned while an earlier close was still closing"
-                    : "after close returned";
-      }
-      destructorRuns.add(name + "(" + value + ") " + when);
-    };
+    return value -> destructorRuns.add(name + "(" + value + ") " + whenAgainstTheCloses());
+  }
+
+  /**
+   * Notes each call of the native destructor {@code function} as {@link #onClosedSlot} notes a Java
+   * one, under {@code name}: for a native destructor on the slot the race closes.
+   */
+  void nativeOnClosedSlot(long function, String name) {
+    simulation.nativeCallObserver =
+        (called, value) -> {
+          if (called == function) {
+            destructorRuns.add(name + "(" + value + ") " + whenAgainstTheCloses());
+          }
+        };
+  }
+
+  private String whenAgainstTheCloses() {
+    synchronized (closes) {
+      int lastReturned = closes.lastIndexOf(Boolean.TRUE);
+      return lastReturned < 0
+          ? "before close returned"
+          : closes.subList(0, lastReturned).contains(Boolean.FALSE)
+              ? "after a close returned while an earlier close was still closing"
+              : "after close returned";
+    }
   }
 
   /** A destructor on a slot nobody closes: it notes its run and the value. */

@@ -104,7 +104,8 @@ final class RaceScenarios {
         runDestructorsRacingClose(),
         destructorsClosingEachOthersSlots(),
         cellRegistrationRacingClose(),
-        keyDestructorsAroundWeavesKeys());
+        keyDestructorsAroundWeavesKeys(),
+        closeRacingANativeDestructor());
   }
 
   /**
@@ -150,6 +151,47 @@ final class RaceScenarios {
             EACH_RAN_FIRST_OR_NOT_AT_ALL + Pattern.quote("; native [d1(0)]"),
             "each walk took its registration before close did, or close dropped it; the native one ran");
   }
+
+  /**
+   * Issue 20: a close racing the walk of a native destructor on its slot. The native walker holds
+   * no monitor: it publishes the entry it runs, then looks at its flags again, while the closer
+   * marks it dropped, then looks at what runs (LIFECYCLE.md, "The native walker"). A second native
+   * destructor on a slot nobody closes follows it, so that the walk goes on after it.
+   */
+  static Scenario closeRacingANativeDestructor() {
+    return new Scenario(
+            "close racing a native destructor",
+            race -> {
+              DestructorRegistry registry = race.registry;
+              ThreadLocalSlot closing = registry.newSlot();
+              ThreadLocalSlot open = registry.newSlot();
+              AtomicBoolean registered = new AtomicBoolean();
+              race.nativeOnClosedSlot(NATIVE, "d1");
+              race.thread(
+                  "owner",
+                  () -> {
+                    closing.set(5);
+                    registry.registerNative(closing, NATIVE);
+                    open.set(6);
+                    registry.registerNative(open, OTHER_NATIVE);
+                    registered.set(true);
+                  });
+              race.thread(
+                  "closer",
+                  () -> {
+                    race.await("the registrations", registered::get);
+                    race.close(closing);
+                  });
+              return () -> race.destructorRuns() + "; native " + race.simulation.nativeCalls();
+            })
+        .acceptable("none ran; native [d2(6)]", "close dropped it")
+        .acceptable(
+            "d1(5) before close returned; native [d1(5), d2(6)]",
+            "the walk took it before close did, and close waited for it");
+  }
+
+  /** A second native destructor's address. */
+  static final long OTHER_NATIVE = 0xd2;
 
   /** Sets {@code slot} to {@code value} and registers a destructor named {@code name} on it. */
   private static void setAndRegister(

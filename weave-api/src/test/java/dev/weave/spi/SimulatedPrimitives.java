@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -30,6 +31,7 @@ final class SimulatedPrimitives implements NativePrimitives {
   private final List<String> violations = Collections.synchronizedList(new ArrayList<>());
   private final Map<Long, Long> words = new ConcurrentHashMap<>();
   private final Map<Long, Object> keys = new ConcurrentHashMap<>(); // key -> destructor
+  private final Set<Long> keysMadeHere = ConcurrentHashMap.newKeySet();
   private final Map<Thread, TreeMap<Long, Long>> values = new ConcurrentHashMap<>();
   private final List<String> nativeCalls = new ArrayList<>();
   private final Set<Thread> attachedFromNative = ConcurrentHashMap.newKeySet();
@@ -37,7 +39,12 @@ final class SimulatedPrimitives implements NativePrimitives {
   /** Shared by every simulation, as a process has one heap: the checkers share one block table. */
   private static long nextAddress = 0x10000;
 
-  private long nextKey = 1;
+  /**
+   * Shared by every simulation, as a process has one set of pthread keys: an engine reads other
+   * engines' keys through its own primitives (BadInput), and must not take the key of an engine of
+   * another test's simulation for one of its own simulation's.
+   */
+  private static long nextKey = 1;
 
   /**
    * Called before every primitive operation, on the calling thread, outside any lock of this class.
@@ -48,6 +55,44 @@ final class SimulatedPrimitives implements NativePrimitives {
 
   /** What tests use to pause, count or fail an operation. */
   volatile Hook hook = (operation, argument) -> {};
+
+  /** Told of each native destructor called, with its argument, after it is recorded. */
+  volatile java.util.function.BiConsumer<Long, Long> nativeCallObserver = (function, value) -> {};
+
+  /** weave's native walker, played in Java, if {@link #withNativeWalker()} asked for it. */
+  private volatile SimulatedWalker nativeWalker;
+
+  /** Offers a native walker ({@link SimulatedWalker}) to the engines made over this from now on. */
+  SimulatedPrimitives withNativeWalker() {
+    nativeWalker = new SimulatedWalker(this);
+    return this;
+  }
+
+  @Override
+  public Optional<SharedLibrary.Loader> libraryLoader() {
+    SimulatedWalker walker = nativeWalker;
+    return walker == null ? Optional.empty() : Optional.of(walker.loader());
+  }
+
+  @Override
+  public long callbackFunction(ThreadDeathHandler handler) {
+    SimulatedWalker walker = nativeWalker;
+    return walker == null
+        ? NativePrimitives.super.callbackFunction(handler)
+        : walker.callback(handler);
+  }
+
+  /** A word read with no scheduling point: one step of an atomic operation. */
+  long getWordAtOnce(long address) {
+    checkAllocated(address, "read");
+    return words.getOrDefault(address, 0L);
+  }
+
+  /** A word written with no scheduling point: one step of an atomic operation. */
+  void putWordAtOnce(long address, long value) {
+    checkAllocated(address, "write");
+    words.put(address, value);
+  }
 
   @Override
   public long allocateZeroed(long bytes) {
@@ -105,8 +150,9 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long createKey(long destructorFunction) {
     hook.before("createKey", destructorFunction);
-    synchronized (this) {
+    synchronized (SimulatedPrimitives.class) {
       keys.put(nextKey, destructorFunction);
+      keysMadeHere.add(nextKey);
       return nextKey++;
     }
   }
@@ -114,14 +160,18 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public long createKey(ThreadDeathHandler handler) {
     hook.before("createKey", 0);
-    synchronized (this) {
+    synchronized (SimulatedPrimitives.class) {
       keys.put(nextKey, handler);
+      keysMadeHere.add(nextKey);
       return nextKey++;
     }
   }
 
   @Override
   public long getKey(long key) {
+    if (!keysMadeHere.contains(key)) {
+      return 0; // another simulation's key (another test's engine), never set in this one
+    }
     hook.before("getKey", key);
     if (!keys.containsKey(key)) {
       return 0; // glibc: a deleted key reads NULL
@@ -147,9 +197,14 @@ final class SimulatedPrimitives implements NativePrimitives {
   @Override
   public void callDestructor(long function, long argument) {
     hook.before("callDestructor", function);
+    SimulatedWalker walker = nativeWalker;
+    if (walker != null && walker.call(function, argument)) {
+      return;
+    }
     synchronized (this) {
       nativeCalls.add(Long.toHexString(function) + "(" + argument + ")");
     }
+    nativeCallObserver.accept(function, argument);
   }
 
   synchronized List<String> nativeCalls() {

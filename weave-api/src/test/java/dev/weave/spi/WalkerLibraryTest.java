@@ -168,16 +168,24 @@ class WalkerLibraryTest {
   @Test
   void aPlatformWithoutAWalkerGetsTheJavaWalker() {
     assertJavaWalker(
-        choose(walker("Mac OS X", "aarch64", null)),
-        "weave has no native walker for Mac OS X on aarch64");
+        choose(walker(Platform.of("Mac OS X", "aarch64", Platform.CLibrary.LIBSYSTEM), null)),
+        "weave has no native walker for macOS aarch64 with libSystem");
     records.clear();
     assertJavaWalker(
         choose(walker("Linux", "riscv64", null)),
-        "weave has no native walker for Linux on riscv64");
-    assertThat(WalkerLibrary.platform("Linux", "amd64")).isEqualTo("linux-x86_64");
-    assertThat(WalkerLibrary.platform("Linux", "x86_64")).isEqualTo("linux-x86_64");
-    assertThat(WalkerLibrary.platform("Linux", "aarch64")).isEqualTo("linux-aarch64");
-    assertThat(WalkerLibrary.platform("Windows 11", "amd64")).isNull();
+        "weave has no native walker for Linux riscv64 with glibc");
+    records.clear();
+    assertJavaWalker(
+        choose(walker(Platform.of("Linux", "amd64", Platform.CLibrary.MUSL), null)),
+        "weave has no native walker for Linux x86-64 with musl");
+    assertThat(WalkerLibrary.directory(platform("Linux", "amd64"))).isEqualTo("linux-x86_64");
+    assertThat(WalkerLibrary.directory(platform("Linux", "x86_64"))).isEqualTo("linux-x86_64");
+    assertThat(WalkerLibrary.directory(platform("Linux", "aarch64"))).isEqualTo("linux-aarch64");
+    assertThat(WalkerLibrary.directory(platform("Windows 11", "amd64"))).isNull();
+  }
+
+  private static Platform platform(String osName, String osArch) {
+    return Platform.of(osName, osArch, Platform.CLibrary.GLIBC);
   }
 
   @Test
@@ -285,9 +293,9 @@ class WalkerLibraryTest {
 
   @Test
   void aLibraryOfAnotherAbiVersionGetsTheJavaWalker() {
-    loader = file -> library(2);
+    loader = file -> library(1);
     assertJavaWalker(
-        choose(walker("Linux", "amd64", null)), "its ABI version is 2, and this weave-api's is 1");
+        choose(walker("Linux", "amd64", null)), "its ABI version is 1, and this weave-api's is 2");
   }
 
   @Test
@@ -309,6 +317,33 @@ class WalkerLibraryTest {
         choose(walker("Linux", "amd64", null)),
         "its ABI version cannot be read (weave_walker_abi_version): UnsatisfiedLinkError: no symbol"
             + " weave_walker_abi_version");
+  }
+
+  @Test
+  void aLibraryOfAnotherRecordLayoutGetsTheJavaWalker() {
+    long[] other = WalkerLibrary.LAYOUT.clone();
+    other[2] += 8;
+    loader = file -> library(WalkerLibrary.ABI_VERSION, other);
+    assertJavaWalker(
+        choose(walker("Linux", "amd64", null)),
+        "its record layout differs from this weave-api's: weave_walker_layout(2) is "
+            + other[2]
+            + ", not "
+            + WalkerLibrary.LAYOUT[2]);
+  }
+
+  @Test
+  void aWalkerThatCannotBeStartedGetsTheJavaWalkerWithOneLine() {
+    WalkerChoice choice =
+        walker("Linux", "amd64", null)
+            .choose(
+                "test",
+                primitives(),
+                (library, loader) -> {
+                  throw new UnsupportedOperationException("no callback function here");
+                });
+    assertJavaWalker(
+        choice, "starting it failed: UnsupportedOperationException: no callback function here");
   }
 
   @Test
@@ -340,8 +375,7 @@ class WalkerLibraryTest {
 
   @Test
   void theJarShipsTheHostsLibraryUnderItsListedHash() throws Exception {
-    String host =
-        WalkerLibrary.platform(System.getProperty("os.name"), System.getProperty("os.arch"));
+    String host = WalkerLibrary.directory(Platform.current());
     List<String> listed = new ArrayList<>();
     try (InputStream manifest = resource(WalkerLibrary.MANIFEST)) {
       assertThat(manifest).as(WalkerLibrary.MANIFEST).isNotNull();
@@ -365,9 +399,12 @@ class WalkerLibraryTest {
   }
 
   private WalkerLibrary walker(String osName, String osArch, String walkerSetting) {
+    return walker(Platform.of(osName, osArch, Platform.CLibrary.GLIBC), walkerSetting);
+  }
+
+  private WalkerLibrary walker(Platform platform, String walkerSetting) {
     return new WalkerLibrary(
-        osName,
-        osArch,
+        platform,
         walkerSetting,
         work.toString(),
         name -> Files.exists(jar.resolve(name)) ? Files.newInputStream(jar.resolve(name)) : null,
@@ -423,8 +460,15 @@ class WalkerLibraryTest {
             handler);
   }
 
-  /** A library whose {@code weave_walker_abi_version} returns {@code abiVersion}. */
+  /**
+   * A library whose {@code weave_walker_abi_version} returns {@code abiVersion}, and whose layout
+   * is this weave-api's.
+   */
   static SharedLibrary library(long abiVersion) {
+    return library(abiVersion, WalkerLibrary.LAYOUT);
+  }
+
+  static SharedLibrary library(long abiVersion, long[] layout) {
     return new SharedLibrary() {
       @Override
       public long address(String symbol) {
@@ -433,8 +477,10 @@ class WalkerLibraryTest {
 
       @Override
       public LongUnaryOperator function(String symbol) {
-        assertThat(symbol).isEqualTo("weave_walker_abi_version");
-        return argument -> abiVersion;
+        assertThat(symbol).isIn("weave_walker_abi_version", "weave_walker_layout");
+        return symbol.equals("weave_walker_layout")
+            ? i -> i < layout.length ? layout[(int) i] : -1
+            : argument -> abiVersion;
       }
     };
   }

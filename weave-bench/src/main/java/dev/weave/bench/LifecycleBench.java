@@ -47,7 +47,8 @@ public class LifecycleBench {
   @Param({"ffm", "jnr", "jna"})
   public String backend;
 
-  @Param({"0", "1", "10"})
+  /** One destructor is {@link WalkerBench}'s, under each walker. */
+  @Param({"0", "10"})
   public int destructors;
 
   private DestructorRegistry registry;

@@ -28,6 +28,10 @@ public final class Table {
 
   private static final double[] WEAVE_THREAD_SLOT = {1.0, 2, 2};
   private static final double[] WEAVE_THREAD_LIFE = {1.15, 1.15, 1.15};
+
+  /** Issue 20: a plain thread with one native destructor, under the native walker. */
+  private static final double[] NATIVE_WALKER_LIFE = {1.15, 1.15, 1.15};
+
   private static final double[] ONLY_REGISTRATION_NANOS = {150, 150, 300};
 
   private final List<Map<String, Object>> results;
@@ -67,13 +71,23 @@ public final class Table {
         "LifecycleBench.threadLifecycle",
         "destructors",
         "0");
-    lifecycle(
-        "thread: start, 1 native destructor, die, destructor done",
-        bare,
-        new double[] {2, Double.NaN, Double.NaN},
-        "LifecycleBench.threadLifecycle",
-        "destructors",
-        "1");
+    for (String kind : new String[] {"native", "java"}) {
+      for (String walker : new String[] {"native", "java"}) {
+        lifecycle(
+            "thread: start, 1 "
+                + (kind.equals("native") ? "native" : "Java")
+                + " destructor, die, destructor done; "
+                + (walker.equals("native") ? "native" : "Java")
+                + " walker",
+            bare,
+            kind.equals("native") && walker.equals("native") ? NATIVE_WALKER_LIFE : NO_LIMITS,
+            "WalkerBench.threadWithOneDestructor",
+            "walker",
+            walker,
+            "destructor",
+            kind);
+      }
+    }
     lifecycle(
         "thread: start, 10 native destructors, die, all done",
         bare,

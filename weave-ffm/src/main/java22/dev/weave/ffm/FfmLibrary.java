@@ -45,6 +45,16 @@ final class FfmLibrary implements SharedLibrary {
                   () -> new UnsatisfiedLinkError("no function " + name + " in the C library"))
               .address();
         }
+
+        /** The linker's default lookup is the C library's alone: libjvm is looked up by path. */
+        @Override
+        public long jvmFunction(String name) {
+          Path libjvm = FfmPrimitives.libjvm();
+          return SymbolLookup.libraryLookup(libjvm, Arena.global())
+              .find(name)
+              .orElseThrow(() -> new UnsatisfiedLinkError("no function " + name + " in " + libjvm))
+              .address();
+        }
       };
 
   @Override

@@ -101,15 +101,13 @@ public final class FfmPrimitives implements NativePrimitives {
               Linker.Option.critical(false)));
   private static final MethodHandle CALL_DESTRUCTOR = LINKER.downcallHandle(DESTRUCTOR);
   private static final MethodHandle THREAD_DIED;
+  private static final MethodHandle CALLED;
 
   static {
     try {
-      THREAD_DIED =
-          MethodHandles.lookup()
-              .findVirtual(
-                  Walker.class,
-                  "threadDied",
-                  MethodType.methodType(void.class, MemorySegment.class));
+      MethodType ofAddress = MethodType.methodType(void.class, MemorySegment.class);
+      THREAD_DIED = MethodHandles.lookup().findVirtual(Walker.class, "threadDied", ofAddress);
+      CALLED = MethodHandles.lookup().findVirtual(Callback.class, "called", ofAddress);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
@@ -194,6 +192,18 @@ public final class FfmPrimitives implements NativePrimitives {
       }
     }
     return walkerKey;
+  }
+
+  /**
+   * An upcall stub in the global arena: the native walker calls it on a thread it has attached, so
+   * the JDK neither attaches the thread for it nor leaves an attachment behind.
+   */
+  @Override
+  public long callbackFunction(ThreadDeathHandler handler) {
+    Objects.requireNonNull(handler, "handler is null");
+    return LINKER
+        .upcallStub(CALLED.bindTo(new Callback(handler)), DESTRUCTOR, Arena.global())
+        .address();
   }
 
   private static long createKey(MemorySegment destructor) {
@@ -353,6 +363,24 @@ public final class FfmPrimitives implements NativePrimitives {
     }
   }
 
+  /** The target of {@link #callbackFunction}. Nothing may escape it: that would end the JVM. */
+  private static final class Callback {
+    private final ThreadDeathHandler handler;
+
+    Callback(ThreadDeathHandler handler) {
+      this.handler = handler;
+    }
+
+    @SuppressWarnings("unused") // called from native code
+    void called(MemorySegment value) {
+      try {
+        handler.threadDied(value.address());
+      } catch (Throwable ignored) {
+        // the handler never throws; this only keeps native code safe if it does
+      }
+    }
+  }
+
   private static long createdJavaVm() {
     SymbolLookup jvm = SymbolLookup.libraryLookup(libjvm(), Arena.global());
     MethodHandle getCreatedJavaVms =
@@ -372,7 +400,8 @@ public final class FfmPrimitives implements NativePrimitives {
     }
   }
 
-  private static Path libjvm() {
+  /** The JVM's own library, loaded already: where {@code JNI_GetCreatedJavaVMs} is. */
+  static Path libjvm() {
     String file = Platform.current().libjvmFileName();
     Path lib = Path.of(System.getProperty("java.home"), "lib");
     for (String variant : new String[] {"server", "client", "zero", "minimal"}) {

@@ -131,6 +131,15 @@ public final class JnaPrimitives implements NativePrimitives {
 
   @Override
   public long createKey(ThreadDeathHandler handler) {
+    return createKey(callbackFunction(handler));
+  }
+
+  /**
+   * A JNA callback, kept for the JVM's life. The native walker calls it on a thread it has
+   * attached, so JNA neither attaches the thread for it nor detaches it afterwards.
+   */
+  @Override
+  public long callbackFunction(ThreadDeathHandler handler) {
     if (handler == null) {
       throw new NullPointerException("handler is null");
     }
@@ -138,8 +147,7 @@ public final class JnaPrimitives implements NativePrimitives {
     synchronized (CALLBACKS) {
       CALLBACKS.add(callback);
     }
-    long stub = Pointer.nativeValue(CallbackReference.getFunctionPointer(callback));
-    return createKey(stub);
+    return Pointer.nativeValue(CallbackReference.getFunctionPointer(callback));
   }
 
   @Override

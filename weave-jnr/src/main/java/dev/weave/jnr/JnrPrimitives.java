@@ -152,13 +152,21 @@ public final class JnrPrimitives implements NativePrimitives {
 
   @Override
   public long createKey(ThreadDeathHandler handler) {
+    return createKey(callbackFunction(handler));
+  }
+
+  /**
+   * A jnr-ffi closure, kept for the JVM's life. The native walker calls it on a thread it has
+   * attached, so jffi neither attaches the thread for it nor detaches it afterwards.
+   */
+  @Override
+  public long callbackFunction(ThreadDeathHandler handler) {
     Walker walker = new Walker(Objects.requireNonNull(handler, "handler"));
     long closure =
         RUNTIME.getClosureManager().getClosurePointer(KeyDestructor.class, walker).address();
-    // Held before the key exists and never let go: the key may call the closure until the process
-    // ends.
+    // Never let go: a key or the native walker may call the closure until the process ends.
     WALKERS.add(walker);
-    return createKey(closure);
+    return closure;
   }
 
   @Override

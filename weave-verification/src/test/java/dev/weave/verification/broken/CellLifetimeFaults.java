@@ -38,9 +38,15 @@ public final class CellLifetimeFaults {
   /**
    * Rule 5: a dying thread's chunks of cells are filled with glibc's perturb byte, as if freed
    * under {@code MALLOC_PERTURB_}, before its first destructor runs (they are freed, as they should
-   * be, after the last: really freeing them early would let destructors write into the heap).
+   * be, after the last: really freeing them early would let destructors write into the heap). The
+   * thread's other blocks, its record of registrations (smaller than the smallest chunk, {@value
+   * #SMALLEST_CHUNK} bytes), are left as they are. It runs the Java walker (its primitives offer no
+   * library), whose key destructor it wraps.
    */
   public static final class CellsFreedEarly extends TestBackend {
+    /** 64 cells and their owner words. */
+    static final long SMALLEST_CHUNK = 1024;
+
     public CellsFreedEarly() {
       super("broken-cells-freed-early", -11);
     }
@@ -56,8 +62,10 @@ public final class CellLifetimeFaults {
               return delegate.createKey(
                   id -> {
                     for (long[] chunk : primitives.chunksOfThisThread()) {
-                      new Pointer(chunk[0])
-                          .setMemory(0, chunk[1], (byte) NativeFixtures.PERTURB_BYTE);
+                      if (chunk[1] >= SMALLEST_CHUNK) {
+                        new Pointer(chunk[0])
+                            .setMemory(0, chunk[1], (byte) NativeFixtures.PERTURB_BYTE);
+                      }
                     }
                     handler.threadDied(id);
                   });

@@ -44,7 +44,8 @@ public final class LeakFaults {
    * Rule 8: a thread that ran destructors stays attached to the JVM after it died. This is the FFM
    * backend without its detach key: an FFM upcall on a dying thread attaches it and never detaches
    * it (see the detach key in FfmPrimitives), so its detach key is swapped for one that has no
-   * destructor.
+   * destructor. It runs the Java walker (its primitives, forwarded, offer no library): the native
+   * walker detaches what it attaches itself.
    */
   public static final class LeftAttached extends TestBackend {
     public LeftAttached() {
@@ -60,7 +61,8 @@ public final class LeakFaults {
       NativePrimitives primitives =
           (NativePrimitives)
               Class.forName("dev.weave.ffm.FfmPrimitives").getConstructor().newInstance();
-      Engine engine = BrokenBackends.withWalkerKey(new Engine(name, primitives));
+      Engine engine =
+          BrokenBackends.withWalkerKey(new Engine(name, new ForwardingPrimitives(primitives)));
       Field detachKey = primitives.getClass().getDeclaredField("detachKey");
       detachKey.setAccessible(true);
       detachKey.setLong(primitives, primitives.createKey(0)); // a key whose destructor is none
