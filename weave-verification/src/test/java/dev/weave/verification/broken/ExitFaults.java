@@ -18,8 +18,11 @@ public final class ExitFaults {
 
   static List<Broken> expected() {
     return List.of(
+        // not r10-exit-race: whether a thread is still alive, with a registration, when the hook
+        // runs is that race's chance, so it fails this fault in some runs only (a crash in
+        // sem_post, or something printed)
         broken("broken-runs-at-exit", Rule.R10)
-            .cases("^(seed1-java|r01-per-thread-native|r10-)")
+            .cases("^(seed1-java|r01-per-thread-native|r10-(main-returns|alive-at-exit))")
             .fails(
                 "r10-main-returns",
                 "main-returns: the child JVM printed something ==> expected: <> but was: <weave ran a Java destructor of a thread alive at exit")
