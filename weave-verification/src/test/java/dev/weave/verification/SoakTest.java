@@ -90,8 +90,8 @@ class SoakTest {
    * How much more the C heap may grow over a weave death than over a bare one, in the median pair
    * of rounds: half of 1 KiB, so that a binding that loses 1 KiB a death fails with room to spare.
    * A thread's cells and owner words take 3 KiB here. Medians measured with two busy processes
-   * beside the soak: +65 bytes a death at most on every backend, checked or not (quartiles up to
-   * +164); the FFI leak of {@link #heapCheckCatchesAnFfiLeak()}, +3,701.
+   * beside the soak, 7 runs: +71 bytes a death at most (ffm; jna and jnr +16), upper quartiles up
+   * to +170; the FFI leak of {@link #heapCheckCatchesAnFfiLeak()}, +3,567 at least.
    */
   static final long HEAP_LIMIT_PER_DEATH = 512;
 
