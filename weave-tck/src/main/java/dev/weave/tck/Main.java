@@ -272,7 +272,8 @@ public final class Main {
       started.put(identifier.getUniqueId(), System.nanoTime());
       Backend backend = backendOf(identifier);
       if (backend != null && backend.available()) {
-        progress.println(backend.name() + ": " + caseCount + " cases started");
+        String walker = backend.walker() == null ? "" : ", " + oneLine(backend.walker());
+        progress.println(backend.name() + ": " + caseCount + " cases started" + walker);
         progress.flush();
       }
     }
