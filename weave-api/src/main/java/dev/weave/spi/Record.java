@@ -1,6 +1,8 @@
 package dev.weave.spi;
 
 import dev.weave.Destructor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -16,6 +18,12 @@ import java.util.Arrays;
  * Java destructor, which is {@code destructors[i]} here) and a word of flags and the round. The
  * Java objects of an entry (its {@link Destructor}, the {@link Slot} it was made through) are in
  * arrays at the same index: C has no use for them.
+ *
+ * <p>Where the backend's {@link NativePrimitives#getWord}/{@link NativePrimitives#putWord} cost a
+ * native call each (jna, jnr), the block and a grown array are read and written through direct
+ * buffers over them ({@link NativePrimitives#directBuffer}), as cells are: a registration then
+ * costs no native call but the block's allocation when the thread arms. Aligned 8-byte accesses
+ * either way, so the native walker never sees half a word.
  *
  * <p>Nothing here locks: the caller holds the state's monitor. The owner thread appends and marks
  * entries removed; a closing thread marks them dropped; a walker takes them in order. The native
@@ -90,8 +98,17 @@ final class Record {
   private final NativePrimitives primitives;
   final long address;
 
+  /** A view of the block, or null where the backend gives none. */
+  private final ByteBuffer block;
+
+  /** Whether to ask the backend for views. */
+  private final boolean views;
+
   /** The address of entry 0: inline at first, then an array of its own. */
   private long entries;
+
+  /** A view of the entries' own array once they have one, or null. */
+  private ByteBuffer array;
 
   private int capacity = INLINE_ENTRIES;
   private int count;
@@ -108,22 +125,74 @@ final class Record {
   private Destructor[] destructors = new Destructor[INLINE_ENTRIES];
   private Slot[] slots = new Slot[INLINE_ENTRIES];
 
-  private Record(NativePrimitives primitives, long address) {
+  private Record(NativePrimitives primitives, long address, boolean views) {
     this.primitives = primitives;
     this.address = address;
+    this.views = views;
+    this.block = view(primitives, address, BYTES, views);
     this.entries = address + INLINE;
   }
 
   /**
    * @param config the engine's native walker configuration, or 0
+   * @param views whether the backend gives direct buffers over native memory (Engine asks once)
    */
-  static Record allocate(NativePrimitives primitives, long config) {
-    Record record = new Record(primitives, primitives.allocateZeroed(BYTES));
-    if (config != 0) {
-      primitives.putWord(record.address + CONFIG, config);
+  static Record allocate(NativePrimitives primitives, long config, boolean views) {
+    long address = primitives.allocateZeroed(BYTES);
+    Record record;
+    try {
+      record = new Record(primitives, address, views);
+    } catch (RuntimeException | Error e) {
+      primitives.free(address);
+      throw e;
     }
-    primitives.putWord(record.address + ENTRIES, record.entries);
+    if (config != 0) {
+      record.put(CONFIG, config);
+    }
+    record.put(ENTRIES, record.entries);
     return record;
+  }
+
+  private static ByteBuffer view(
+      NativePrimitives primitives, long address, long bytes, boolean views) {
+    if (!views || bytes > Integer.MAX_VALUE) {
+      return null;
+    }
+    ByteBuffer view = primitives.directBuffer(address, (int) bytes);
+    return view == null ? null : view.order(ByteOrder.nativeOrder());
+  }
+
+  /** The header word at {@code offset}. */
+  private long get(long offset) {
+    return block != null ? block.getLong((int) offset) : primitives.getWord(address + offset);
+  }
+
+  private void put(long offset, long value) {
+    if (block != null) {
+      block.putLong((int) offset, value);
+    } else {
+      primitives.putWord(address + offset, value);
+    }
+  }
+
+  /** Word {@code field} of entry {@code i}. */
+  private long get(int i, long field) {
+    long offset = i * ENTRY_BYTES + field;
+    if (entries == address + INLINE) {
+      return get(INLINE + offset);
+    }
+    return array != null ? array.getLong((int) offset) : primitives.getWord(entries + offset);
+  }
+
+  private void put(int i, long field, long value) {
+    long offset = i * ENTRY_BYTES + field;
+    if (entries == address + INLINE) {
+      put(INLINE + offset, value);
+    } else if (array != null) {
+      array.putLong((int) offset, value);
+    } else {
+      primitives.putWord(entries + offset, value);
+    }
   }
 
   /** Frees the block and the entries' array; nothing may use either afterwards. */
@@ -135,11 +204,11 @@ final class Record {
   }
 
   void armedAt(int index) {
-    primitives.putWord(address + ARMED_INDEX, index);
+    put(ARMED_INDEX, index);
   }
 
   void chunk(int chunk, long chunkAddress) {
-    primitives.putWord(address + CHUNKS + chunk * (long) Long.BYTES, chunkAddress);
+    put(CHUNKS + chunk * (long) Long.BYTES, chunkAddress);
   }
 
   /**
@@ -166,15 +235,14 @@ final class Record {
     if (count == capacity) {
       grow();
     }
-    long entry = entry(count);
-    primitives.putWord(entry + VARIABLE, variable);
-    primitives.putWord(entry + FUNCTION, destructor == null ? function : 0);
-    primitives.putWord(entry + META, (long) round << ROUND_SHIFT);
+    put(count, VARIABLE, variable);
+    put(count, FUNCTION, destructor == null ? function : 0);
+    put(count, META, (long) round << ROUND_SHIFT);
     destructors[count] = destructor;
     slots[count] = slot;
     count++;
     live++;
-    primitives.putWord(address + COUNT, count);
+    put(COUNT, count);
   }
 
   /**
@@ -187,8 +255,7 @@ final class Record {
   boolean remove(long variable) {
     boolean found = false;
     for (int i = next(); i < count; i++) {
-      long entry = entry(i);
-      if (primitives.getWord(entry + VARIABLE) == variable && flag(i, REMOVED)) {
+      if (get(i, VARIABLE) == variable && flag(i, REMOVED)) {
         found = true;
       }
     }
@@ -215,12 +282,11 @@ final class Record {
 
   /** Sets {@code flag} on entry {@code i} if it has none. @return whether it had none */
   private boolean flag(int i, long flag) {
-    long meta = entry(i) + META;
-    long value = primitives.getWord(meta);
+    long value = get(i, META);
     if ((value & (REMOVED | DROPPED)) != 0) {
       return false;
     }
-    primitives.putWord(meta, value | flag);
+    put(i, META, value | flag);
     live--;
     return true;
   }
@@ -232,21 +298,20 @@ final class Record {
    */
   Registration take() {
     for (int i = next; i < count; i++) {
-      long entry = entry(i);
-      long meta = primitives.getWord(entry + META);
+      long meta = get(i, META);
       if ((meta & (REMOVED | DROPPED)) != 0) {
         continue;
       }
       int round = (int) (meta >>> ROUND_SHIFT) & 0xff;
       next = i + 1;
-      primitives.putWord(address + NEXT, next);
-      primitives.putWord(address + ROUND, round);
-      primitives.putWord(address + RUNNING, i + 1);
+      put(NEXT, next);
+      put(ROUND, round);
+      put(RUNNING, i + 1);
       live--;
-      return registration(i, entry, round);
+      return registration(i, round);
     }
     next = count;
-    primitives.putWord(address + NEXT, next);
+    put(NEXT, next);
     return null;
   }
 
@@ -260,14 +325,13 @@ final class Record {
       return null;
     }
     int i = (int) running - 1;
-    long entry = entry(i);
-    int round = (int) (primitives.getWord(entry + META) >>> ROUND_SHIFT) & 0xff;
-    return registration(i, entry, round);
+    int round = (int) (get(i, META) >>> ROUND_SHIFT) & 0xff;
+    return registration(i, round);
   }
 
-  private Registration registration(int i, long entry, int round) {
-    long variable = primitives.getWord(entry + VARIABLE);
-    long function = destructors[i] == null ? primitives.getWord(entry + FUNCTION) : 0;
+  private Registration registration(int i, int round) {
+    long variable = get(i, VARIABLE);
+    long function = destructors[i] == null ? get(i, FUNCTION) : 0;
     return new Registration(variable, destructors[i], function, round, slots[i]);
   }
 
@@ -275,7 +339,7 @@ final class Record {
    * @return the index plus one of the entry a walker runs, or 0
    */
   long running() {
-    return primitives.getWord(address + RUNNING);
+    return get(RUNNING);
   }
 
   /**
@@ -286,48 +350,42 @@ final class Record {
   }
 
   void finishedRunning() {
-    primitives.putWord(address + RUNNING, 0);
+    put(RUNNING, 0);
   }
 
   int round() {
-    return (int) primitives.getWord(address + ROUND);
+    return (int) get(ROUND);
   }
 
   long status() {
-    return primitives.getWord(address + STATUS);
+    return get(STATUS);
   }
 
   long call() {
-    return primitives.getWord(address + CALL);
+    return get(CALL);
   }
 
   long droppedPastLastRound() {
-    return primitives.getWord(address + DROPPED_PAST_LAST_ROUND);
+    return get(DROPPED_PAST_LAST_ROUND);
   }
 
   /** The first entry neither walker has taken. */
   private int next() {
-    return (int) Math.min(count, Math.max(next, primitives.getWord(address + NEXT)));
-  }
-
-  private long entry(int i) {
-    return entries + i * ENTRY_BYTES;
+    return (int) Math.min(count, Math.max(next, get(NEXT)));
   }
 
   /** Keeps the entries no walker has taken and none has removed or dropped, in order. */
   private void compact() {
     int kept = 0;
     for (int i = next(); i < count; i++) {
-      long from = entry(i);
-      long meta = primitives.getWord(from + META);
+      long meta = get(i, META);
       if ((meta & (REMOVED | DROPPED)) != 0) {
         continue;
       }
       if (kept != i) {
-        long to = entry(kept);
-        primitives.putWord(to + VARIABLE, primitives.getWord(from + VARIABLE));
-        primitives.putWord(to + FUNCTION, primitives.getWord(from + FUNCTION));
-        primitives.putWord(to + META, meta);
+        put(kept, VARIABLE, get(i, VARIABLE));
+        put(kept, FUNCTION, get(i, FUNCTION));
+        put(kept, META, meta);
         destructors[kept] = destructors[i];
         slots[kept] = slots[i];
       }
@@ -337,20 +395,35 @@ final class Record {
     Arrays.fill(slots, kept, count, null);
     count = kept;
     next = 0;
-    primitives.putWord(address + NEXT, 0);
-    primitives.putWord(address + COUNT, count);
+    put(NEXT, 0);
+    put(COUNT, count);
   }
 
   /** Doubles the entries' array: a walk in C reads its address again after every entry. */
   private void grow() {
     int larger = capacity * 2;
     long moved = primitives.allocateZeroed(larger * ENTRY_BYTES);
-    for (long word = 0; word < count * ENTRY_BYTES; word += Long.BYTES) {
-      primitives.putWord(moved + word, primitives.getWord(entries + word));
+    ByteBuffer movedView;
+    try {
+      movedView = view(primitives, moved, larger * ENTRY_BYTES, views);
+    } catch (RuntimeException | Error e) {
+      primitives.free(moved);
+      throw e;
+    }
+    for (int i = 0; i < count; i++) {
+      for (long field = 0; field < ENTRY_BYTES; field += Long.BYTES) {
+        long word = get(i, field);
+        if (movedView != null) {
+          movedView.putLong((int) (i * ENTRY_BYTES + field), word);
+        } else {
+          primitives.putWord(moved + i * ENTRY_BYTES + field, word);
+        }
+      }
     }
     long old = entries;
     entries = moved;
-    primitives.putWord(address + ENTRIES, moved);
+    array = movedView;
+    put(ENTRIES, moved);
     if (old != address + INLINE) {
       primitives.free(old);
     }

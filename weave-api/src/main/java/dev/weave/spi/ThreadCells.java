@@ -22,7 +22,7 @@ abstract class ThreadCells {
   final NativePrimitives primitives;
 
   /** Whether {@link NativePrimitives#directBuffer} gives views of chunks. */
-  private final boolean cellViews;
+  final boolean cellViews;
 
   /** Per chunk, its address, or 0 if this thread has not made it. */
   final long[] chunks = new long[Chunks.MAX_CHUNKS];

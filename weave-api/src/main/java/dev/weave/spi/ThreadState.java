@@ -163,7 +163,7 @@ final class ThreadState extends ThreadCells {
   /** UNARMED to ARMED, on the owner thread under this monitor. */
   private void arm(Slot slot) {
     assert Thread.holdsLock(this);
-    Record fresh = Record.allocate(primitives, ledger.nativeWalkerConfig());
+    Record fresh = Record.allocate(primitives, ledger.nativeWalkerConfig(), cellViews);
     try {
       armedIndex = ledger.arm(this, slot, fresh);
     } catch (RuntimeException | Error e) {

@@ -49,7 +49,7 @@ class LedgerTest {
   void armingPutsTheStateWhereItsWalkerKeyValueNamesItUntilItIsDisarmed() {
     Ledger ledger = ledger();
     ThreadState first = state();
-    Record record = Record.allocate(checked, 0);
+    Record record = Record.allocate(checked, 0, false);
     int index;
     synchronized (first) {
       index = ledger.arm(first, null, record);
@@ -68,7 +68,7 @@ class LedgerTest {
   void anArmedStateIsFoundByItsThreadsIdentityKeyOnceShutdownDeletedTheWalkerKey() {
     ThreadState state = state();
     synchronized (state) {
-      ledger().arm(state, null, Record.allocate(checked, 0));
+      ledger().arm(state, null, Record.allocate(checked, 0, false));
     }
     hooks.get(0).run();
     assertThat(ledger().armedOnCallingThread()).isSameAs(state);
@@ -78,7 +78,7 @@ class LedgerTest {
   void theWalkerKeyComesWithAShutdownHookThatDeletesIt() {
     ThreadState state = state();
     synchronized (state) {
-      ledger().arm(state, null, Record.allocate(checked, 0));
+      ledger().arm(state, null, Record.allocate(checked, 0, false));
     }
     assertThat(hooks).hasSize(1);
     assertThat(checked.liveKeys()).as("the walker key and the identity key").isEqualTo(2);
@@ -97,7 +97,8 @@ class LedgerTest {
                 }));
     ThreadState state = refused.currentState();
     synchronized (state) {
-      assertThatThrownBy(() -> refused.ledger().arm(state, null, Record.allocate(checked, 0)))
+      assertThatThrownBy(
+              () -> refused.ledger().arm(state, null, Record.allocate(checked, 0, false)))
           .isInstanceOf(SecurityException.class);
     }
     assertThat(checked.liveKeys())
@@ -113,7 +114,7 @@ class LedgerTest {
     slot.close();
     ThreadState state = state();
     synchronized (state) {
-      assertThatThrownBy(() -> ledger().arm(state, slot, Record.allocate(checked, 0)))
+      assertThatThrownBy(() -> ledger().arm(state, slot, Record.allocate(checked, 0, false)))
           .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("closed");
     }
