@@ -154,10 +154,20 @@ final class ThreadState extends ThreadCells {
       return false;
     }
     boolean removed = record.remove(variable);
-    if (record.live() == 0 && status == Status.ARMED) {
+    if (record.live() == 0 && status == Status.ARMED && disarmsWhenEmpty()) {
       disarm();
     }
     return removed;
+  }
+
+  /**
+   * Whether an armed state with nothing left to run goes back to UNARMED. With the Java walker it
+   * must: a walk at death attaches the thread to the JVM, even to find nothing. The native walker
+   * walks an empty record in C, for about what a disarm costs now (a block freed, the chunks back
+   * on their keys), so the state stays armed and the thread's next registration arms nothing.
+   */
+  private boolean disarmsWhenEmpty() {
+    return ledger.nativeWalkerConfig() == 0;
   }
 
   /** UNARMED to ARMED, on the owner thread under this monitor. */
@@ -212,7 +222,7 @@ final class ThreadState extends ThreadCells {
     if (emptiedByClose) {
       synchronized (this) {
         emptiedByClose = false;
-        if (status == Status.ARMED && record.live() == 0) {
+        if (status == Status.ARMED && record.live() == 0 && disarmsWhenEmpty()) {
           disarm();
         }
       }

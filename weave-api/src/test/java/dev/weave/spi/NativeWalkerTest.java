@@ -53,6 +53,39 @@ class NativeWalkerTest {
     assertThat(simulation.violations()).isEmpty();
   }
 
+  /**
+   * With the native walker a state whose last registration is unregistered stays armed: its next
+   * registration arms nothing (no block allocated, no key set), and its death walks the empty
+   * record in C, which runs nothing and frees everything.
+   */
+  @Test
+  void aStateEmptiedByUnregisterStaysArmedAndItsDeathRunsNothingAndFreesAll() throws Exception {
+    Engine engine = new Engine("native", simulation, seam);
+    ThreadLocalSlot slot = engine.newSlot();
+    long blocksBefore = simulation.liveBlocks();
+    List<Long> blocksWhileAlive = Collections.synchronizedList(new ArrayList<>());
+    Thread thread =
+        run(
+            () -> {
+              slot.set(7);
+              engine.registerNative(slot, 0xabc);
+              engine.unregister(slot);
+              blocksWhileAlive.add((long) simulation.liveBlocks());
+              engine.registerNative(slot, 0xdef);
+              engine.unregister(slot);
+              blocksWhileAlive.add((long) simulation.liveBlocks());
+            });
+    assertThat(blocksWhileAlive)
+        .as("its chunk and its record, kept")
+        .containsExactly(blocksBefore + 2, blocksBefore + 2);
+    assertThat(engine.threadsWithRegistrations()).isZero();
+    simulation.die(thread);
+    assertThat(simulation.nativeCalls()).isEmpty();
+    assertThat(engine.threadsWithRegistrations()).isZero(); // it takes the walked records first
+    assertThat(simulation.liveBlocks()).isEqualTo(blocksBefore);
+    assertThat(simulation.violations()).isEmpty();
+  }
+
   @Test
   void aJavaDestructorRunsThroughTheCallbackWithTheDyingThreadsStateBound() throws Exception {
     Engine engine = new Engine("native", simulation, seam);
